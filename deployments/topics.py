@@ -1,0 +1,32 @@
+"""Topics deployment: assigns topics; taxonomy and thresholds change live through `user_config`."""
+
+from __future__ import annotations
+
+import numpy as np
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from topicserve.topics import TopicModel, TopicsConfig
+
+
+@serve.deployment(
+    name="Topics",
+    ray_actor_options={"num_cpus": 0.25},
+    user_config=TopicsConfig().model_dump(exclude_none=True),
+)
+class Topics:
+    def __init__(self, embedder: DeploymentHandle) -> None:
+        self._embedder = embedder
+        self.model = TopicModel(self._embed)
+
+    async def _embed(self, texts: list[str]) -> np.ndarray:
+        return await self._embedder.embed.remote(texts)
+
+    def reconfigure(self, config: dict) -> None:
+        self.model.configure(TopicsConfig.model_validate(config))
+
+    async def assign(self, texts, vectors, labels=None, top_k=None):
+        return await self.model.assign(texts, vectors, labels, top_k)
+
+    def info(self) -> dict:
+        return self.model.info()

@@ -1,0 +1,30 @@
+"""The whole service in one process, without Ray: for tests, notebooks and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from topicserve.clients import LocalClient
+from topicserve.embedding import Embedder
+from topicserve.gateway import Gateway
+from topicserve.store import DocumentStore
+from topicserve.topics import TopicModel, TopicsConfig
+
+
+def build_gateway(
+    storage_uri: str, *, embedder: Embedder | None = None, model: str | None = None, topics: TopicsConfig | None = None
+) -> Gateway:
+    """A started Gateway over in-process embedder, topic model and store."""
+    from topicserve.settings import get_settings
+
+    embedder = embedder or Embedder(model or get_settings().embedding_model, "auto")
+
+    async def embed(texts: list[str]) -> np.ndarray:
+        return await asyncio.to_thread(embedder.embed, texts)
+
+    gateway = Gateway(
+        LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(DocumentStore(storage_uri))
+    )
+    return gateway

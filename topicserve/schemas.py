@@ -1,0 +1,201 @@
+"""Typed request and response models of the HTTP API, with their limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from topicserve.settings import get_settings
+from topicserve.taxonomy import Label
+from topicserve.topics import TopicScore
+
+_settings = get_settings()
+MAX_ITEMS = _settings.max_items
+MAX_CHARS = _settings.max_text_chars
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_CHARS), AfterValidator(_not_blank)]
+DocId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_not_blank)]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive timestamps are taken as UTC; all are stored as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+# ---- /v1/embeddings (OpenAI-compatible) ------------------------------------------------------
+class EmbeddingsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
+    model: str | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
+    user: str | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+class EmbeddingItem(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingsResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingItem]
+    model: str
+    dimensions: int
+    usage: Usage
+
+
+# ---- documents ------------------------------------------------------------------------------
+class DocumentIn(Strict):
+    id: DocId
+    text: Text
+    timestamp: Timestamp | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class IngestRequest(Strict):
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @field_validator("documents")
+    @classmethod
+    def _unique_ids(cls, docs: list[DocumentIn]) -> list[DocumentIn]:
+        seen: set[str] = set()
+        for doc in docs:
+            if doc.id in seen:
+                raise ValueError(f"duplicate id {doc.id!r} in one batch")
+            seen.add(doc.id)
+        return docs
+
+
+class IngestedDocument(BaseModel):
+    id: str
+    topics: list[TopicScore]
+
+
+class IngestResponse(BaseModel):
+    ingested: int
+    documents: list[IngestedDocument]
+    model: str
+
+
+class DocumentOut(BaseModel):
+    id: str
+    text: str
+    timestamp: datetime
+    metadata: dict[str, Any]
+    topics: list[TopicScore]
+
+
+# ---- search ---------------------------------------------------------------------------------
+class SearchRequest(Strict):
+    query: Text
+    k: int = Field(10, ge=1, le=_settings.max_k)
+    topic: str | None = Field(None, min_length=1, max_length=200)
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+
+
+class SearchResult(DocumentOut):
+    score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+    model: str
+
+
+# ---- topics ---------------------------------------------------------------------------------
+class TopicsRequest(Strict):
+    texts: list[Text] = Field(min_length=1, max_length=MAX_ITEMS)
+    labels: list[Label] | None = Field(None, min_length=1, max_length=200)
+    top_k: int | None = Field(None, ge=1, le=50)
+
+
+class TopicsResult(BaseModel):
+    topics: list[TopicScore]
+
+
+class TopicsResponse(BaseModel):
+    results: list[TopicsResult]
+    backend: str
+    taxonomy: str
+
+
+# ---- trends ---------------------------------------------------------------------------------
+class TrendPoint(BaseModel):
+    start: datetime
+    count: int
+
+
+class Trend(BaseModel):
+    topic: str
+    score: float
+    recent_count: int
+    baseline_count: int
+    expected_count: float
+    series: list[TrendPoint] = Field(default_factory=list)
+
+
+class TrendsResponse(BaseModel):
+    trending: list[Trend]
+    topics: list[Trend]
+    window: str
+    baseline: str
+    bin: str
+    now: datetime
+    method: str
+
+
+# ---- evaluate -------------------------------------------------------------------------------
+class EvalItem(Strict):
+    text: Text
+    human_topics: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=50)
+
+
+class EvaluateRequest(Strict):
+    items: list[EvalItem] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class EvalItemResult(BaseModel):
+    text: str
+    human_topics: list[str]
+    model_topics: list[TopicScore]
+    best_match_cosine: float
+    precision: float
+    recall: float
+    f1: float
+
+
+class EvaluateResponse(BaseModel):
+    items: list[EvalItemResult]
+    mean_best_match_cosine: float
+    mean_f1: float

