@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -28,9 +29,7 @@ class EmbedderConfig(BaseModel):
 class Embedder:
     def __init__(self) -> None:
         settings = get_settings()
-        self.model = EmbeddingModel(
-            settings.embedding_model, settings.embedding_device, threads=settings.torch_threads
-        )
+        self.model = EmbeddingModel(settings.embedding_model, settings.embedding_device, threads=settings.torch_threads)
 
     def reconfigure(self, config: dict) -> None:
         cfg = EmbedderConfig.model_validate(config)
@@ -43,7 +42,7 @@ class Embedder:
         # Off the event loop, so health checks and new requests are served during a batch.
         vectors = await asyncio.to_thread(self.model.embed, flat)
         bounds = np.cumsum([0] + [len(texts) for texts in requests])
-        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [vectors[a:b] for a, b in itertools.pairwise(bounds)]
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await self._batched(list(texts))

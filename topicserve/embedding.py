@@ -48,9 +48,7 @@ class Embedder:
     short-text vectors, so cosine scores against labels and queries remain comparable.
     """
 
-    def __init__(
-        self, model: str, device: str = "auto", *, threads: int = 0, overlap_tokens: int = 32
-    ) -> None:
+    def __init__(self, model: str, device: str = "auto", *, threads: int = 0, overlap_tokens: int = 32) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 

@@ -51,7 +51,9 @@ class Gateway:
     async def embeddings(self, req: s.EmbeddingsRequest) -> s.EmbeddingsResponse:
         space = self._space()
         if req.model not in (None, "", space.model):
-            raise InvalidInput(f"model {req.model!r} is not served here; this endpoint serves {space.model!r}", field="model")
+            raise InvalidInput(
+                f"model {req.model!r} is not served here; this endpoint serves {space.model!r}", field="model"
+            )
         if req.dimensions not in (None, space.dim):
             raise InvalidInput(f"dimensions must be {space.dim} for {space.model}", field="dimensions")
         vectors = await self._embed(req.texts)
@@ -126,14 +128,18 @@ class Gateway:
         texts = [item.text for item in req.items]
         vectors = await self._embed(texts)
         model_topics = await self.topics.assign(texts, vectors)
-        labels = sorted({h for item in req.items for h in item.human_topics} | {t.label for ts in model_topics for t in ts})
+        labels = sorted(
+            {h for item in req.items for h in item.human_topics} | {t.label for ts in model_topics for t in ts}
+        )
         label_vec = dict(zip(labels, await self._embed(labels), strict=True))
         items = []
         for item, predicted in zip(req.items, model_topics, strict=True):
             human = np.stack([label_vec[h] for h in item.human_topics])
             model = np.stack([label_vec[t.label] for t in predicted]) if predicted else np.zeros((0, human.shape[1]))
             scores = best_match(human, model)
-            items.append(s.EvalItemResult(text=item.text, human_topics=item.human_topics, model_topics=predicted, **scores))
+            items.append(
+                s.EvalItemResult(text=item.text, human_topics=item.human_topics, model_topics=predicted, **scores)
+            )
         return s.EvaluateResponse(
             items=items,
             mean_best_match_cosine=float(np.mean([i.best_match_cosine for i in items])),

@@ -69,9 +69,7 @@ def compute_trends(
                 "recent_count": recent[label],
                 "baseline_count": base[label],
                 "expected_count": round(expected, 6),
-                "series": [
-                    {"start": baseline_start + i * bin, "count": c} for i, c in enumerate(series[label])
-                ],
+                "series": [{"start": baseline_start + i * bin, "count": c} for i, c in enumerate(series[label])],
             }
         )
     topics.sort(key=lambda t: (-t["score"], -t["recent_count"], t["topic"]))

@@ -1,0 +1,61 @@
+# topicserve: `make run` (local Ray + app + demo data) and `make test` (everything CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run stop test test-unit test-e2e lint format lock venv clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    - local Ray, app deployed from a zip, demo data loaded, URLs printed"
+	@echo "make stop   - stop the local Ray cluster"
+	@echo "make test   - lint + unit + end-to-end tests (installs what it needs)"
+	@echo "make lint   - ruff check + ruff format --check"
+	@echo "make lock   - recompile requirements.lock from requirements.in"
+
+# The venv is (re)built when the lock changes. pip takes torch==2.13.0 as the local CPU wheel
+# where one is provided; elsewhere the same pin resolves on PyPI.
+$(STAMP): requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m topicserve up
+
+stop: $(STAMP)
+	$(PY) -m topicserve down
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test-unit: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/unit -q
+
+test-e2e: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/e2e -q
+
+test: lint $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q -rs
+
+lock:
+	rm -rf /tmp/topicserve-lock-venv && $(PYTHON) -m venv /tmp/topicserve-lock-venv
+	/tmp/topicserve-lock-venv/bin/pip install -q -r requirements.in
+	{ echo "# Compiled from requirements.in by \`make lock\` (pip freeze of a fresh venv on Python 3.11)."; \
+	  echo "# torch is the CPU wheel here; on GPU machines the same pin resolves to the CUDA build."; \
+	  /tmp/topicserve-lock-venv/bin/pip freeze | sed 's/+cpu//'; } > requirements.lock
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
+
+-include mk/*.mk

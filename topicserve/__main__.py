@@ -1,0 +1,3 @@
+from topicserve.cli import main
+
+raise SystemExit(main())
