@@ -28,5 +28,11 @@ class Topics:
     async def assign(self, texts, vectors, labels=None, top_k=None):
         return await self.model.assign(texts, vectors, labels, top_k)
 
+    async def assign_detailed(self, texts, vectors, labels=None, top_k=None, threshold=None, config=None):
+        return await self.model.assign_detailed(texts, vectors, labels, top_k, threshold, config)
+
+    async def name_clusters(self, clusters):
+        return await self.model.name_clusters(clusters)
+
     def info(self) -> dict:
         return self.model.info()

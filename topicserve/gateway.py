@@ -105,13 +105,17 @@ class Gateway:
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
         vectors = await self._embed(req.texts)
-        results, info = await asyncio.gather(
-            self.topics.assign(req.texts, vectors, req.labels, req.top_k), self.topics.info()
+        assigned, info = await asyncio.gather(
+            self.topics.assign_detailed(req.texts, vectors, req.labels, req.top_k, req.threshold), self.topics.info()
         )
         return s.TopicsResponse(
-            results=[s.TopicsResult(topics=t) for t in results],
-            backend=info["backend"],
+            results=[s.TopicsResult(**r.model_dump()) for r in assigned.results],
+            backend=assigned.backend,
             taxonomy="request labels" if req.labels else info["taxonomy"],
+            prompt=assigned.prompt,
+            calibration=info.get("calibration"),
+            degraded=assigned.degraded,
+            fallback_reason=assigned.fallback_reason,
         )
 
     async def trends(self, window: str, baseline: str, bin: str | None, now: datetime | None) -> s.TrendsResponse:

@@ -138,16 +138,25 @@ class TopicsRequest(Strict):
     texts: list[Text] = Field(min_length=1, max_length=MAX_ITEMS)
     labels: list[Label] | None = Field(None, min_length=1, max_length=200)
     top_k: int | None = Field(None, ge=1, le=50)
+    threshold: float | None = Field(None, ge=-1.0, le=1.0, description="Overrides the configured threshold.")
 
 
 class TopicsResult(BaseModel):
     topics: list[TopicScore]
+    candidates: list[TopicScore] = Field(
+        default_factory=list, description="LLM labels that matched no taxonomy topic (candidate topics)."
+    )
+    source: str = Field("zeroshot", description="zeroshot | llm | zeroshot-fallback")
 
 
 class TopicsResponse(BaseModel):
     results: list[TopicsResult]
     backend: str
     taxonomy: str
+    prompt: str | None = Field(None, description="Prompt template (name-vN) used by an LLM backend.")
+    calibration: str | None = None
+    degraded: bool = Field(False, description="True when some texts fell back from the LLM to the taxonomy.")
+    fallback_reason: str | None = None
 
 
 # ---- trends ---------------------------------------------------------------------------------

@@ -1,21 +1,29 @@
 """Topic assignment, Ray-free.
 
-The default backend is zero-shot: cosine similarity between a document vector and the vectors of
-"label: description" for each taxonomy topic, kept when above ``threshold``, best ``top_k`` first.
-Backends share one interface (`TopicBackend`), so an LLM backend can sit beside this one.
+The default backend is zero-shot: cosine similarity between a document vector and each taxonomy
+topic's vector, kept when above ``threshold``, best ``top_k`` first. A topic's vector is the
+normalised mean of the embeddings of its texts (label + description, paraphrases, examples; see
+`Label.texts`). With ``calibration: reference`` each score has the topic's mean similarity to a
+set of neutral everyday sentences subtracted, so topics whose wording resembles any text at all
+do not win by default. The LLM backends (topicserve/llm/backend.py) sit beside this one behind the
+same `TopicBackend` interface and fall back to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from topicserve.llm.base import LLMConfig
 from topicserve.taxonomy import Label, Taxonomy, load_taxonomy
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
+REFERENCE_PATH = Path(__file__).parent / "data" / "reference_sentences.txt"
 
 
 class TopicScore(BaseModel):
@@ -23,48 +31,110 @@ class TopicScore(BaseModel):
     score: float
 
 
+class TextTopics(BaseModel):
+    """What one text got: taxonomy topics, free-form candidate topics, and which backend gave them."""
+
+    topics: list[TopicScore]
+    candidates: list[TopicScore] = Field(default_factory=list)
+    source: str = "zeroshot"
+
+
+class Assignment(BaseModel):
+    results: list[TextTopics]
+    backend: str
+    prompt: str | None = None
+    degraded: bool = False
+    fallback_reason: str | None = None
+
+
 class TopicsConfig(BaseModel):
     """The Topics deployment's `user_config`: applied live through `reconfigure`, no restart."""
 
-    backend: Literal["zeroshot"] = "zeroshot"
+    backend: Literal["zeroshot", "openai", "transformers"] = "zeroshot"
     taxonomy: list[Label] | None = Field(None, description="Inline topics; overrides taxonomy_path.")
     taxonomy_path: str = Field("", description="Taxonomy YAML inside the working dir; empty: default.")
-    threshold: float = Field(0.15, ge=-1.0, le=1.0)
-    top_k: int = Field(3, ge=1, le=50)
+    promote: list[Label] = Field(
+        default_factory=list, description="Topics added to the taxonomy, e.g. candidates found by discovery."
+    )
+    threshold: float = Field(0.2, ge=-1.0, le=1.0)
+    top_k: int = Field(2, ge=1, le=50)
+    calibration: Literal["none", "reference"] = Field(
+        "reference", description="reference: subtract each topic's mean similarity to neutral sentences."
+    )
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
 
     def load_taxonomy(self) -> Taxonomy:
         if self.taxonomy is not None:
-            return load_taxonomy([t.model_dump() for t in self.taxonomy])
-        return load_taxonomy(self.taxonomy_path or None)
+            base = load_taxonomy([t.model_dump() for t in self.taxonomy])
+        else:
+            base = load_taxonomy(self.taxonomy_path or None)
+        if not self.promote:
+            return base
+        merged = {t.label.lower(): t for t in base.topics}
+        for label in self.promote:
+            merged[label.label.lower()] = label
+        return load_taxonomy(
+            {
+                "name": base.name,
+                "version": f"{base.version}+{len(self.promote)}",
+                "topics": [t.model_dump() for t in merged.values()],
+            }
+        )
 
 
-class TopicBackend(Protocol):
-    name: str
-
-    async def assign(
-        self,
-        texts: Sequence[str],
-        vectors: np.ndarray,
-        labels: Sequence[Label],
-        top_k: int,
-        threshold: float,
-    ) -> list[list[TopicScore]]: ...
+@cache
+def reference_sentences() -> tuple[str, ...]:
+    lines = REFERENCE_PATH.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 class LabelVectors:
-    """Embeds label prompts once and keeps them; a taxonomy change only embeds the new labels."""
+    """Embeds texts once and keeps them: a taxonomy change only embeds the new texts."""
 
     def __init__(self, embed: EmbedFn) -> None:
         self._embed = embed
         self._cache: dict[str, np.ndarray] = {}
+        self._bias: dict[str, float] = {}
+
+    async def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, await self._embed(missing), strict=True):
+                self._cache[text] = np.asarray(vector, dtype=np.float32)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
 
     async def matrix(self, labels: Sequence[Label]) -> np.ndarray:
-        prompts = [label.prompt() for label in labels]
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        """One L2-normalised row per label: the mean of the vectors of its texts."""
+        rows = []
+        for label in labels:
+            mean = (await self.vectors(label.texts())).mean(axis=0)
+            rows.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+        return np.stack(rows).astype(np.float32)
+
+    async def bias(self, labels: Sequence[Label]) -> np.ndarray:
+        """Each label's mean cosine to the neutral reference sentences (its calibration offset)."""
+        missing = [label for label in labels if label.key() not in self._bias]
         if missing:
-            for prompt, vector in zip(missing, await self._embed(missing), strict=True):
-                self._cache[prompt] = np.asarray(vector, dtype=np.float32)
-        return np.stack([self._cache[p] for p in prompts])
+            ref = await self.vectors(list(reference_sentences()))
+            for label, b in zip(missing, (ref @ (await self.matrix(missing)).T).mean(axis=0), strict=True):
+                self._bias[label.key()] = float(b)
+        return np.array([self._bias[label.key()] for label in labels], dtype=np.float32)
+
+
+class ZeroShotScorer:
+    """(docs x labels) scores: cosine to each label vector, optionally calibrated."""
+
+    def __init__(self, label_vectors: LabelVectors, calibration: str = "none") -> None:
+        self.label_vectors, self.calibration = label_vectors, calibration
+
+    async def scores(self, vectors: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
+        matrix = await self.label_vectors.matrix(labels)
+        scores = np.asarray(vectors, dtype=np.float32) @ matrix.T
+        if self.calibration == "reference":
+            scores = scores - await self.label_vectors.bias(labels)
+        return scores
 
 
 def rank(scores: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float) -> list[list[TopicScore]]:
@@ -78,38 +148,88 @@ def rank(scores: np.ndarray, labels: Sequence[Label], top_k: int, threshold: flo
     return out
 
 
+class TopicBackend(Protocol):
+    name: str
+    prompt: str | None
+
+    async def assign(
+        self, texts: Sequence[str], vectors: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float
+    ) -> Assignment: ...
+
+
 class ZeroShotBackend:
     name = "zeroshot"
+    prompt = None
 
-    def __init__(self, label_vectors: LabelVectors) -> None:
-        self._labels = label_vectors
+    def __init__(self, scorer: ZeroShotScorer) -> None:
+        self.scorer = scorer
 
-    async def assign(self, texts, vectors, labels, top_k, threshold):
-        matrix = await self._labels.matrix(labels)
-        return rank(np.asarray(vectors, dtype=np.float32) @ matrix.T, labels, top_k, threshold)
+    async def assign(self, texts, vectors, labels, top_k, threshold) -> Assignment:
+        ranked = rank(await self.scorer.scores(vectors, labels), labels, top_k, threshold)
+        return Assignment(results=[TextTopics(topics=t) for t in ranked], backend=self.name)
 
 
 class TopicModel:
     """The taxonomy, the live config and a backend: what the Topics deployment wraps."""
 
-    def __init__(self, embed: EmbedFn, config: TopicsConfig | None = None) -> None:
-        self.label_vectors = LabelVectors(embed)
+    def __init__(self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None) -> None:
+        self.embed = embed
+        self.label_vectors = label_vectors or LabelVectors(embed)
+        self._chat_models: dict[str, object] = {}
         self.configure(config or TopicsConfig())
 
     def configure(self, config: TopicsConfig) -> None:
         taxonomy = config.load_taxonomy()  # validate before swapping anything in
-        self.config, self.taxonomy = config, taxonomy
-        self.backend: TopicBackend = ZeroShotBackend(self.label_vectors)
+        scorer = ZeroShotScorer(self.label_vectors, config.calibration)
+        backend: TopicBackend = ZeroShotBackend(scorer)
+        if config.backend != "zeroshot":
+            from topicserve.llm.backend import build_llm_backend
+
+            backend = build_llm_backend(config, scorer, self.embed, self._chat_models)
+        self.config, self.taxonomy, self.scorer, self.backend = config, taxonomy, scorer, backend
+
+    def variant(self, config: TopicsConfig) -> TopicModel:
+        """Another configuration sharing this one's embeddings and loaded models (for comparisons)."""
+        other = TopicModel.__new__(TopicModel)
+        other.embed, other.label_vectors, other._chat_models = self.embed, self.label_vectors, self._chat_models
+        other.configure(config)
+        return other
 
     def info(self) -> dict:
         return {
             "backend": self.backend.name,
+            "prompt": self.backend.prompt,
             "taxonomy": self.taxonomy.name,
             "taxonomy_version": self.taxonomy.version,
             "labels": self.taxonomy.labels,
             "threshold": self.config.threshold,
             "top_k": self.config.top_k,
+            "calibration": self.config.calibration,
         }
+
+    async def assign_detailed(
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray,
+        labels: Sequence[Label] | None = None,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        config: TopicsConfig | dict | None = None,
+    ) -> Assignment:
+        """Topics for each text, with candidates and provenance. Custom ``labels`` replace the
+        taxonomy, ``config`` the whole configuration, for this call only."""
+        if config is not None:
+            model = self.variant(TopicsConfig.model_validate(config))
+            return await model.assign_detailed(texts, vectors, labels, top_k, threshold)
+        if len(texts) == 0:
+            return Assignment(results=[], backend=self.backend.name, prompt=self.backend.prompt)
+        return await self.backend.assign(
+            texts,
+            vectors,
+            list(labels) if labels else self.taxonomy.topics,
+            top_k or self.config.top_k,
+            self.config.threshold if threshold is None else threshold,
+        )
 
     async def assign(
         self,
@@ -118,13 +238,10 @@ class TopicModel:
         labels: Sequence[Label] | None = None,
         top_k: int | None = None,
     ) -> list[list[TopicScore]]:
-        """Topics for each text. Custom ``labels`` replace the taxonomy for this call only."""
-        if len(texts) == 0:
-            return []
-        return await self.backend.assign(
-            texts,
-            vectors,
-            list(labels) if labels else self.taxonomy.topics,
-            top_k or self.config.top_k,
-            self.config.threshold,
-        )
+        """Taxonomy topics for each text (what the store keeps)."""
+        return [r.topics for r in (await self.assign_detailed(texts, vectors, labels, top_k)).results]
+
+    async def name_clusters(self, clusters: list[dict]) -> list[str | None]:
+        """An LLM name for each discovered cluster ({"keywords", "examples"}); None without an LLM."""
+        namer = getattr(self.backend, "name_clusters", None)
+        return await namer(clusters) if namer else [None] * len(clusters)

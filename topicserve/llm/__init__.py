@@ -1,0 +1,1 @@
+"""LLM sources for topic labels: an OpenAI-compatible chat endpoint or a local transformers model."""
