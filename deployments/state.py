@@ -36,8 +36,8 @@ class State:
     async def search(self, vector, space, k, **filters):
         return self.store.search(vector, space, k, **filters)
 
-    async def trends(self, now, window, baseline, bin):
-        return self.store.trends(now, window, baseline, bin)
+    async def trends(self, now, window, baseline, bin, **options):
+        return self.store.trends(now, window, baseline, bin, **options)
 
     async def stats(self):
         return self.store.stats()

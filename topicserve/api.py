@@ -131,8 +131,13 @@ def build_app(gateway: Gateway) -> FastAPI:
         baseline: str = Query("30d", description="Baseline period just before the window."),
         bin: str | None = Query(None, description="Bin width of the returned series; default min(window, baseline)."),
         now: datetime | None = Query(None, description="Evaluate as of this time (default: now)."),
+        min_count: int = Query(2, ge=1, le=100000, description="Least recent count for a topic to trend."),
+        candidates: bool = Query(True, description="Discover candidate topics among unmatched documents."),
+        unmatched_below: float | None = Query(
+            None, ge=-1.0, le=1.0, description="Also treat documents whose best topic scores below this as unmatched."
+        ),
     ) -> s.TrendsResponse:
-        return await gateway.trends(window, baseline, bin, now)
+        return await gateway.trends(window, baseline, bin, now, min_count, candidates, unmatched_below)
 
     @app.post("/evaluate", response_model=s.EvaluateResponse, tags=["topics"])
     async def evaluate(req: s.EvaluateRequest) -> s.EvaluateResponse:

@@ -15,9 +15,11 @@ import numpy as np
 
 from topicserve import schemas as s
 from topicserve.errors import InvalidInput, NotReady
-from topicserve.evaluation import best_match
+from topicserve.eval_report import to_markdown
+from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.space import EmbeddingSpace
 from topicserve.store import StoredDocument
+from topicserve.topics import TopicsConfig
 from topicserve.trends import parse_duration
 
 
@@ -118,34 +120,73 @@ class Gateway:
             fallback_reason=assigned.fallback_reason,
         )
 
-    async def trends(self, window: str, baseline: str, bin: str | None, now: datetime | None) -> s.TrendsResponse:
+    async def trends(
+        self,
+        window: str,
+        baseline: str,
+        bin: str | None,
+        now: datetime | None,
+        min_count: int = 2,
+        candidates: bool = True,
+        unmatched_below: float | None = None,
+    ) -> s.TrendsResponse:
         w, b = parse_duration(window, "window"), parse_duration(baseline, "baseline")
         step = parse_duration(bin, "bin") if bin else min(w, b)
         if (w + b) / step > 2000:
             raise InvalidInput("bin is too small for window + baseline (over 2000 bins)", field="bin")
         at = now or datetime.now(UTC)
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-        result = await self.state.trends(at, w, b, step)
-        return s.TrendsResponse(window=window, baseline=baseline, bin=bin or "auto", now=at, **result)
+        discovery = {"enabled": candidates, "unmatched_below": unmatched_below}
+        result = await self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery)
+        if result.get("candidates"):
+            names = await self.topics.name_clusters(
+                [{"keywords": c["keywords"], "examples": c["examples"]} for c in result["candidates"]]
+            )
+            for cand, name in zip(result["candidates"], names, strict=True):
+                if name:  # the dicts are shared with trending/topics (in-process) or copied (Ray): set both
+                    cand["name"] = name
+                    cand["promote_as"]["label"] = name
+            named = {c["topic"]: c for c in result["candidates"]}
+            for t in [*result["topics"], *result["trending"]]:
+                if t["topic"] in named:
+                    t.update(named[t["topic"]])
+        return s.TrendsResponse(
+            window=window, baseline=baseline, bin=bin or "auto", now=at, min_count=min_count, **result
+        )
 
     async def evaluate(self, req: s.EvaluateRequest) -> s.EvaluateResponse:
-        texts = [item.text for item in req.items]
-        vectors = await self._embed(texts)
-        model_topics = await self.topics.assign(texts, vectors)
-        labels = sorted(
-            {h for item in req.items for h in item.human_topics} | {t.label for ts in model_topics for t in ts}
-        )
-        label_vec = dict(zip(labels, await self._embed(labels), strict=True))
-        items = []
-        for item, predicted in zip(req.items, model_topics, strict=True):
-            human = np.stack([label_vec[h] for h in item.human_topics])
-            model = np.stack([label_vec[t.label] for t in predicted]) if predicted else np.zeros((0, human.shape[1]))
-            scores = best_match(human, model)
-            items.append(
-                s.EvalItemResult(text=item.text, human_topics=item.human_topics, model_topics=predicted, **scores)
-            )
+        items = [EvalItem(text=i.text, human_topics=i.human_topics, label=i.label) for i in req.items]
+        vectors = await self._embed([i.text for i in items])
+        info = await self.topics.info()
+
+        async def run(config: TopicsConfig | None, name: str) -> EvalReport:
+            cfg = config.model_dump() if config else None
+
+            async def assign(texts, vecs):
+                return await self.topics.assign_detailed(texts, vecs, None, None, None, cfg)
+
+            meta = info
+            if config is not None:
+                tax = config.load_taxonomy()
+                meta = {
+                    **config.model_dump(include={"backend", "threshold", "top_k", "calibration"}),
+                    "labels": tax.labels,
+                }
+                meta.update(taxonomy=tax.name, prompt=config.llm.prompt if config.backend != "zeroshot" else None)
+            return await run_evaluation(items, vectors, assign, self._embed, meta["labels"], name=name, config=meta)
+
+        reports = [await run(None, "current")]
+        if req.against is not None:
+            reports.append(await run(req.against, "against"))
+        main = reports[0]
         return s.EvaluateResponse(
-            items=items,
-            mean_best_match_cosine=float(np.mean([i.best_match_cosine for i in items])),
-            mean_f1=float(np.mean([i.f1 for i in items])),
+            items=[s.EvalItemResult(**x.model_dump()) for x in main.items],
+            mean_best_match_cosine=main.metrics.mean_best_match_cosine,
+            mean_f1=main.metrics.best_match_f1,
+            metrics=main.metrics,
+            config=main.config,
+            degraded=main.degraded,
+            fallback_reason=main.fallback_reason,
+            table=to_markdown(reports),
+            against=reports[1] if len(reports) > 1 else None,
         )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from topicserve.evaluation import EvalReport, Metrics
 from topicserve.settings import get_settings
 from topicserve.taxonomy import Label
-from topicserve.topics import TopicScore
+from topicserve.topics import TopicsConfig, TopicScore
 
 _settings = get_settings()
 MAX_ITEMS = _settings.max_items
@@ -171,15 +172,24 @@ class Trend(BaseModel):
     recent_count: int
     baseline_count: int
     expected_count: float
+    lift: float = Field(0.0, description="(recent + 1) / (expected + 1)")
     series: list[TrendPoint] = Field(default_factory=list)
+    candidate: bool = Field(False, description="A topic found by discovery, not (yet) in the taxonomy.")
+    name: str | None = Field(None, description="Candidates: a name given by the LLM backend, when one is set.")
+    keywords: list[str] = Field(default_factory=list, description="Candidates: c-TF-IDF keywords.")
+    examples: list[str] = Field(default_factory=list, description="Candidates: documents closest to the centre.")
+    promote_as: Label | None = Field(None, description="Candidates: paste into the Topics user_config `promote:`.")
 
 
 class TrendsResponse(BaseModel):
     trending: list[Trend]
     topics: list[Trend]
+    candidates: list[Trend] = Field(default_factory=list)
+    unmatched_documents: int = 0
     window: str
     baseline: str
     bin: str
+    min_count: int = 2
     now: datetime
     method: str
 
@@ -187,24 +197,42 @@ class TrendsResponse(BaseModel):
 # ---- evaluate -------------------------------------------------------------------------------
 class EvalItem(Strict):
     text: Text
-    human_topics: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=50)
+    human_topics: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=50)
+    label: str | None = Field(None, min_length=1, max_length=200, description="One human topic (AG News style).")
+
+    @model_validator(mode="after")
+    def _has_topics(self) -> EvalItem:
+        if not self.human_topics and not self.label:
+            raise ValueError("each item needs human_topics or label")
+        return self
 
 
 class EvaluateRequest(Strict):
     items: list[EvalItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    against: TopicsConfig | None = Field(
+        None, description="A second Topics configuration (other prompt, other taxonomy) to compare with."
+    )
 
 
 class EvalItemResult(BaseModel):
     text: str
     human_topics: list[str]
     model_topics: list[TopicScore]
+    candidates: list[TopicScore] = Field(default_factory=list)
     best_match_cosine: float
     precision: float
     recall: float
     f1: float
+    top1_correct: bool | None = None
 
 
 class EvaluateResponse(BaseModel):
     items: list[EvalItemResult]
     mean_best_match_cosine: float
     mean_f1: float
+    metrics: Metrics
+    config: dict = Field(default_factory=dict)
+    degraded: bool = False
+    fallback_reason: str | None = None
+    table: str = Field("", description="The vibe-check and metrics tables as Markdown.")
+    against: EvalReport | None = Field(None, description="The same evaluation under the `against` configuration.")

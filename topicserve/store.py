@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from topicserve.errors import NotFound
 from topicserve.space import EmbeddingSpace
 from topicserve.topics import TopicScore
-from topicserve.trends import METHOD, compute_trends
+from topicserve.trends import trend_report
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -254,10 +254,13 @@ class DocumentStore:
             "storage_uri": self.uri,
         }
 
-    def trends(self, now: datetime, window: timedelta, baseline: timedelta, bin: timedelta) -> dict[str, Any]:
-        events = ((d.timestamp, [t.label for t in d.topics]) for d in self._docs.values())
-        trending, topics = compute_trends(events, now=now, window=window, baseline=baseline, bin=bin)
-        return {"trending": trending, "topics": topics, "method": METHOD}
+    def trends(
+        self, now: datetime, window: timedelta, baseline: timedelta, bin: timedelta, **options: Any
+    ) -> dict[str, Any]:
+        """Trending topics and candidate topics (discovery needs the vectors, which live here)."""
+        docs = [self._docs[i] for i in self._ids]
+        vectors = self._matrix[: len(docs)]
+        return trend_report(docs, vectors, now=now, window=window, baseline=baseline, bin=bin, **options)
 
     @staticmethod
     def _matches(doc: StoredDocument, topic: str | None, since: datetime | None, until: datetime | None) -> bool:

@@ -1,15 +1,19 @@
-"""Trending topics from (timestamp, topics) pairs. Ray-free.
+"""Trending topics from (timestamp, topics) pairs, and the /trends report with candidate topics. Ray-free.
 
-Method: a Poisson z-score with smoothing. For each topic, the baseline period (just before the
-recent window) gives an expected count for a window of the recent window's length::
+Method: a smoothed Poisson z-score. For each topic, the baseline period (just before the recent
+window) gives the topic's rate, and so an expected count for the window::
 
-    expected = baseline_count * window / baseline
+    expected = baseline_count * window / covered_baseline
     score    = (recent_count - expected) / sqrt(expected + 1)
 
-A topic that is always popular has recent ≈ expected and scores ≈ 0, however large its counts; the
-+1 keeps a topic new in the window from scoring infinity. A topic trends when its score is
-positive and its recent count reaches ``min_count`` (so a single document is not a trend). Ties
-break by recent count, then by name, so the order is stable.
+A topic that is always popular has recent ≈ expected and scores ≈ 0 however large its counts:
+the score measures surprise in units of the Poisson noise of the expectation (sqrt(expected)),
+so a popular topic needs a proportionally larger jump than a rare one to stand out. The +1 keeps
+a topic that is new in the window from scoring infinity (its score is then its count). A topic
+trends when its score is positive and its recent count reaches ``min_count`` (one document is not
+a trend). ``covered_baseline`` is the part of the baseline the data covers (from the first
+document on, when the collection started inside the baseline), so a young collection does not
+make every topic look like it is trending. Ties break by recent count, then by name.
 """
 
 from __future__ import annotations
@@ -19,12 +23,18 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
 
 from topicserve.errors import InvalidInput
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-METHOD = "poisson-z: (recent - expected) / sqrt(expected + 1), expected from the baseline rate"
+METHOD = (
+    "poisson-z: (recent - expected) / sqrt(expected + 1), expected from the baseline rate over the covered "
+    "baseline; trending when score > 0 and recent >= min_count"
+)
 
 
 def parse_duration(value: str, field: str) -> timedelta:
@@ -50,14 +60,17 @@ def compute_trends(
     base: Counter[str] = Counter()
     n_bins = max(1, math.ceil((window + baseline) / bin))
     series: dict[str, list[int]] = {}
+    first: datetime | None = None
     for ts, labels in events:
         if not (baseline_start <= ts < now):
             continue
+        first = ts if first is None or ts < first else first
         idx = min(n_bins - 1, int((ts - baseline_start) / bin))
         for label in set(labels):
             (recent if ts >= recent_start else base)[label] += 1
             series.setdefault(label, [0] * n_bins)[idx] += 1
-    ratio = window / baseline
+    covered = recent_start - first if first is not None and first < recent_start else baseline
+    ratio = window / min(baseline, covered)
     topics = []
     for label in set(recent) | set(base):
         expected = base[label] * ratio
@@ -69,9 +82,75 @@ def compute_trends(
                 "recent_count": recent[label],
                 "baseline_count": base[label],
                 "expected_count": round(expected, 6),
+                "lift": round((recent[label] + 1.0) / (expected + 1.0), 6),
                 "series": [{"start": baseline_start + i * bin, "count": c} for i, c in enumerate(series[label])],
             }
         )
     topics.sort(key=lambda t: (-t["score"], -t["recent_count"], t["topic"]))
     trending = [t for t in topics if t["score"] > 0 and t["recent_count"] >= min_count]
     return trending, topics
+
+
+def trend_report(
+    docs: Sequence[Any],
+    vectors: np.ndarray,
+    *,
+    now: datetime,
+    window: timedelta,
+    baseline: timedelta,
+    bin: timedelta,
+    min_count: int = 2,
+    discovery: dict | None = None,
+) -> dict[str, Any]:
+    """Trends over stored documents (objects with .text, .timestamp, .topics) and their vectors,
+    with candidate topics from discovery counted like taxonomy topics and marked ``candidate``."""
+    from topicserve.discovery import DiscoveryParams, discover
+
+    params = DiscoveryParams.model_validate(discovery or {})
+    start = now - window - baseline
+    in_range = [i for i, d in enumerate(docs) if start <= d.timestamp < now]
+    events = {i: [t.label for t in docs[i].topics] for i in in_range}
+
+    def unmatched(doc) -> bool:
+        best = max((t.score for t in doc.topics), default=None)
+        return best is None or (params.unmatched_below is not None and best < params.unmatched_below)
+
+    pool = sorted((i for i in in_range if unmatched(docs[i])), key=lambda i: docs[i].timestamp)[-params.max_docs :]
+    matched_texts = [docs[i].text for i in in_range if not unmatched(docs[i])]
+    clusters = discover([docs[i].text for i in pool], np.asarray(vectors)[pool], matched_texts, params) if pool else []
+    taken = {label.lower() for labels in events.values() for label in labels}
+    candidates = {}
+    for cluster in clusters:
+        label = cluster.label
+        while label.lower() in taken:
+            label += "*"
+        taken.add(label.lower())
+        candidates[label] = cluster
+        for m in cluster.members:
+            events[pool[m]].append(label)
+    trending, topics = compute_trends(
+        ((docs[i].timestamp, labels) for i, labels in events.items()),
+        now=now,
+        window=window,
+        baseline=baseline,
+        bin=bin,
+        min_count=min_count,
+    )
+    for t in topics:  # trending holds the same dicts
+        cluster = candidates.get(t["topic"])
+        t["candidate"] = cluster is not None
+        if cluster is not None:
+            t["keywords"] = cluster.keywords
+            t["examples"] = cluster.examples
+            t["promote_as"] = {
+                "label": cluster.keywords[0] if cluster.keywords else t["topic"],
+                "description": ", ".join(cluster.keywords),
+                "examples": cluster.examples,
+            }
+    return {
+        "trending": trending,
+        "topics": topics,
+        "method": METHOD,
+        "candidates": [t for t in topics if t["candidate"]],
+        "unmatched_documents": len(pool),
+    }
