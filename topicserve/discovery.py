@@ -23,7 +23,7 @@ class DiscoveryParams(BaseModel):
         None, description="Also count documents whose best topic score is below this as unmatched."
     )
     min_cluster_size: int = Field(3, ge=2, le=1000)
-    distance_threshold: float = Field(0.65, gt=0, le=2, description="Cosine distance at which clusters stop merging.")
+    distance_threshold: float = Field(0.75, gt=0, le=2, description="Cosine distance at which clusters stop merging.")
     keywords: int = Field(5, ge=1, le=20)
     max_docs: int = Field(5000, ge=10, description="Most unmatched documents clustered (the newest are kept).")
 

@@ -31,11 +31,15 @@ def load_config(path: str | None, labels: str | None = None) -> TopicsConfig:
     return config
 
 
-async def evaluate_configs(items, configs: list[tuple[str, TopicsConfig]], *, embedder=None) -> list[EvalReport]:
+def _default_embedder():
     from topicserve.embedding import Embedder
     from topicserve.settings import get_settings
 
-    embedder = embedder or Embedder(get_settings().embedding_model, get_settings().embedding_device)
+    return Embedder(get_settings().embedding_model, get_settings().embedding_device)
+
+
+async def evaluate_configs(items, configs: list[tuple[str, TopicsConfig]], *, embedder=None) -> list[EvalReport]:
+    embedder = embedder or _default_embedder()
 
     async def embed(texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(embedder.embed, texts)

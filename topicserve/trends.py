@@ -11,9 +11,9 @@ the score measures surprise in units of the Poisson noise of the expectation (sq
 so a popular topic needs a proportionally larger jump than a rare one to stand out. The +1 keeps
 a topic that is new in the window from scoring infinity (its score is then its count). A topic
 trends when its score is positive and its recent count reaches ``min_count`` (one document is not
-a trend). ``covered_baseline`` is the part of the baseline the data covers (from the first
-document on, when the collection started inside the baseline), so a young collection does not
-make every topic look like it is trending. Ties break by recent count, then by name.
+a trend). ``covered_baseline`` is the part of the baseline the data covers (from the start of
+the bin of the first document, when the collection started inside the baseline), so a young
+collection does not make every topic look like it is trending. Ties break by recent count, then by name.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def compute_trends(
         for label in set(labels):
             (recent if ts >= recent_start else base)[label] += 1
             series.setdefault(label, [0] * n_bins)[idx] += 1
-    covered = recent_start - first if first is not None and first < recent_start else baseline
+    covered = baseline
+    if first is not None and first < recent_start:  # from the start of the first document's bin
+        covered = recent_start - (baseline_start + int((first - baseline_start) / bin) * bin)
     ratio = window / min(baseline, covered)
     topics = []
     for label in set(recent) | set(base):
