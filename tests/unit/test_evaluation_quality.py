@@ -10,6 +10,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tests.unit._quality_support import embed, embedder
+from topicserve.errors import InvalidInput
 from topicserve.evaluation import EvalItem, best_match, load_items, run_evaluation, score_items
 from topicserve.settings import default_taxonomy_path
 from topicserve.topics import Assignment, TextTopics, TopicModel, TopicsConfig, TopicScore
@@ -45,7 +46,7 @@ def test_best_match_and_exact_metrics_on_known_vectors():
 def test_items_need_topics(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "no topics here"}\n')
-    with pytest.raises(Exception, match="bad.jsonl:1"):
+    with pytest.raises(InvalidInput, match=r"bad\.jsonl:1"):
         load_items(bad)
     assert EvalItem(text="t", label="x", human_topics=["y"]).human_topics == ["y", "x"]
 
