@@ -67,6 +67,7 @@ def run(args) -> int:
     title = f"Topic evaluation: {Path(args.file).name}"
     if args.out:
         out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".json":
             out.write_text(json.dumps([r.model_dump() for r in reports], indent=1))
         else:

@@ -59,19 +59,20 @@ def compute_trends(
     recent: Counter[str] = Counter()
     base: Counter[str] = Counter()
     n_bins = max(1, math.ceil((window + baseline) / bin))
+    first_start = now - n_bins * bin  # bins end at `now`, so the window edge falls on a bin edge
     series: dict[str, list[int]] = {}
     first: datetime | None = None
     for ts, labels in events:
         if not (baseline_start <= ts < now):
             continue
         first = ts if first is None or ts < first else first
-        idx = min(n_bins - 1, int((ts - baseline_start) / bin))
+        idx = min(n_bins - 1, int((ts - first_start) / bin))
         for label in set(labels):
             (recent if ts >= recent_start else base)[label] += 1
             series.setdefault(label, [0] * n_bins)[idx] += 1
     covered = baseline
     if first is not None and first < recent_start:  # from the start of the first document's bin
-        covered = recent_start - (baseline_start + int((first - baseline_start) / bin) * bin)
+        covered = recent_start - (first_start + int((first - first_start) / bin) * bin)
     ratio = window / min(baseline, covered)
     topics = []
     for label in set(recent) | set(base):
@@ -85,7 +86,7 @@ def compute_trends(
                 "baseline_count": base[label],
                 "expected_count": round(expected, 6),
                 "lift": round((recent[label] + 1.0) / (expected + 1.0), 6),
-                "series": [{"start": baseline_start + i * bin, "count": c} for i, c in enumerate(series[label])],
+                "series": [{"start": first_start + i * bin, "count": c} for i, c in enumerate(series[label])],
             }
         )
     topics.sort(key=lambda t: (-t["score"], -t["recent_count"], t["topic"]))

@@ -109,3 +109,10 @@ def test_trend_report_without_unmatched_documents_has_no_candidates():
     report = trend_report(docs, np.eye(10, 8, dtype=np.float32), now=NOW, window=7 * DAY, baseline=28 * DAY, bin=DAY)
     assert report["candidates"] == [] and report["unmatched_documents"] == 0
     assert all(t["candidate"] is False for t in report["topics"])
+
+
+def test_bins_end_at_now_so_the_window_edge_is_a_bin_edge():
+    _, topics = run(daily("painting", 1, range(67)), window=7 * DAY, baseline=60 * DAY, bin=7 * DAY)
+    series = by_topic(topics)["painting"]["series"]
+    assert len(series) == 10 and series[-1]["start"] == NOW - 7 * DAY
+    assert series[-1]["count"] == 7 and sum(p["count"] for p in series) == 67
