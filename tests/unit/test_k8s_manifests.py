@@ -57,7 +57,7 @@ def ray_capacity(group: dict) -> tuple[float, float]:
 
 # ---- parsing and rendering ---------------------------------------------------------------------
 def test_every_yaml_file_parses():
-    files = sorted((ROOT / "k8s").rglob("*.yaml")) + [WORKFLOW]
+    files = [*sorted((ROOT / "k8s").rglob("*.yaml")), WORKFLOW]
     assert len(files) >= 9
     for path in files:
         assert list(yaml.safe_load_all(path.read_text())), path
