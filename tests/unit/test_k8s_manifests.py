@@ -118,7 +118,8 @@ def test_sync_detects_drift(tmp_path):
     (tmp_path / "k8s/overlays/dev").mkdir(parents=True)
     shutil.copy(ROOT / "k8s/overlays/dev/serve-config.patch.yaml", tmp_path / "k8s/overlays/dev")
     assert sync(tmp_path, check=True) == []
-    edited = SERVE_TEXT.replace("max_batch_size: 64", "max_batch_size: 128")
+    edited = re.sub(r"^proxy_location: \w+", "proxy_location: HeadOnly", SERVE_TEXT, flags=re.M)
+    assert edited != SERVE_TEXT
     (tmp_path / "serve_config.yaml").write_text(edited)
     stale = sync(tmp_path, check=True)
     assert {str(p) for p in stale} == {"k8s/base/rayservice.yaml", "k8s/overlays/dev/serve-config.patch.yaml"}
