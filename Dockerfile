@@ -4,8 +4,9 @@
 # wheel), so pods start without any download. The application code is NOT baked in: the
 # RayService's serveConfigV2 pins it (working_dir = a commit archive).
 #
-#   docker build --build-arg VARIANT=cpu -t topicserve:2.60.0-cpu .   # head, CPU workers, kind
-#   docker build --build-arg VARIANT=gpu -t topicserve:2.60.0-gpu .   # GPU (Embedder) workers
+#   docker build --build-arg VARIANT=cpu -t topicserve:<ray version>-cpu .   # head, CPU workers, kind
+#   docker build --build-arg VARIANT=gpu -t topicserve:<ray version>-gpu .   # GPU (Embedder) workers
+#   (make k8s-image-cpu / k8s-image-gpu use the lock's Ray version as the tag)
 #
 # `make k8s-sync` keeps RAY_VERSION equal to the Ray pin in requirements.lock (tested).
 # Expected sizes and why: docs/k8s.md ("Images").
