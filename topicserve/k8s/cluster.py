@@ -99,9 +99,8 @@ def _translate(exc: Exception, kube: Kube, action: str) -> TopicServeError:
                 "(and get, for status)."
             )
         return UpstreamError(f"{action}: Kubernetes API error {exc.status} in {where}: {message}")
-    if isinstance(exc, HTTPError | OSError):
-        return UpstreamError(f"{action}: cannot reach the Kubernetes API server at {kube.server}: {redact(str(exc))}")
-    raise exc
+    assert isinstance(exc, HTTPError | OSError), exc  # callers catch only these three kinds
+    return UpstreamError(f"{action}: cannot reach the Kubernetes API server at {kube.server}: {redact(str(exc))}")
 
 
 def _call(kube: Kube, action: str, fn: Callable[[], Any]) -> Any:
@@ -118,6 +117,7 @@ def ensure_crd(kube: Kube) -> None:
     """Fail clearly when the cluster does not serve ray.io/v1 RayServices (KubeRay missing)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     missing = NotFound(
         f"the cluster of context {kube.context!r} has no RayService CRD ({PLURAL}.{GROUP}/{VERSION}): "
@@ -129,7 +129,7 @@ def ensure_crd(kube: Kube) -> None:
         if exc.status == 404:
             raise missing from None
         raise _translate(exc, kube, "checking for KubeRay") from None
-    except Exception as exc:
+    except (HTTPError, OSError) as exc:
         raise _translate(exc, kube, "checking for KubeRay") from None
     if not any(r.name == PLURAL for r in resources.resources or []):
         raise missing
@@ -253,6 +253,7 @@ def wait_running(
     """Poll the RayService until its applications are RUNNING; raise on DEPLOY_FAILED or timeout."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     ensure_crd(kube)
     api = client.CustomObjectsApi(kube.api)
@@ -268,7 +269,7 @@ def wait_running(
                     "create it with `make k8s-apply`."
                 ) from None
             raise _translate(exc, kube, f"reading RayService {name}") from None
-        except Exception as exc:
+        except (HTTPError, OSError) as exc:
             raise _translate(exc, kube, f"reading RayService {name}") from None
         summary = redact(summarize(obj))
         if summary != last:
