@@ -77,7 +77,9 @@ def credentials_for(url: str) -> Credentials:
         found.append(("bearer", f"{BEARER_ENV} (Authorization: Bearer)", bearer))
         secrets.append(bearer)
     if not found:
-        return Credentials("none", "no credentials (no .netrc entry, none in the URL, no bearer token)")
+        return Credentials(
+            "none", f"no credentials (no .netrc entry for the host, none in the URL, {BEARER_ENV} unset)"
+        )
     source, detail, token = found[0]
     return Credentials(source, detail, token, [f"{d} (overridden)" for _, d, _ in found[1:]], secrets)
 

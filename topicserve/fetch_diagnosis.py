@@ -109,7 +109,7 @@ def _diagnose_404(dl: Download, f, checkout: Path | None, timeout: float) -> lis
         return [
             f(
                 ERROR,
-                f"{shown}: 404 Not Found, and no credentials were sent ({creds.detail if creds else ''}). "
+                f"{shown}: 404 Not Found, and {creds.detail if creds else 'no credentials'} were sent. "
                 "GitHub answers 404 for private repositories",
                 f"private repo: {PRIVATE_FIX}; public repo: check owner/repo and that the commit is pushed",
             )

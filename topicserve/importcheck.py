@@ -30,15 +30,22 @@ class ImportCheck:
     probe: dict = field(default_factory=dict)
 
 
-def worker_env(root: Path, env_vars: dict | None = None, base: dict | None = None) -> dict[str, str]:
-    """The environment of a Ray worker for this working_dir: env_vars applied, root first on PYTHONPATH."""
+def worker_env(
+    root: Path, env_vars: dict | None = None, base: dict | None = None, exclude: Path | None = None
+) -> dict[str, str]:
+    """The environment of a Ray worker for this working_dir: env_vars applied, root first on PYTHONPATH.
+
+    Entries of the inherited PYTHONPATH that point at the local checkout (``exclude``) or the current
+    directory are dropped: the cluster does not have your checkout, only the archive.
+    """
     env = dict(os.environ if base is None else base)
     env_vars = {k: str(v) for k, v in (env_vars or {}).items()}
     python_path = [str(root)]
     if env_vars.get("PYTHONPATH"):
         python_path.append(env_vars["PYTHONPATH"])
-    if env.get("PYTHONPATH"):
-        python_path.append(env["PYTHONPATH"])
+    skip = {"", "."} | ({str(exclude.resolve())} if exclude else set())
+    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p not in skip]
+    python_path += [p for p in inherited if str(Path(p).resolve()) not in skip]
     env.update(env_vars)
     env["PYTHONPATH"] = os.pathsep.join(python_path)
     return env
@@ -53,12 +60,13 @@ def run_probe(
     name: str = "default",
     python: str = sys.executable,
     timeout: float = 300,
+    exclude: Path | None = None,
 ) -> dict:
     spec = json.dumps({"import_path": import_path, "args": args or {}, "name": name})
     proc = subprocess.run(
         [python, "-c", PROBE_SOURCE, spec],
         cwd=root,
-        env=worker_env(root, env_vars),
+        env=worker_env(root, env_vars, exclude=exclude),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -254,7 +262,40 @@ def check_import(
     python: str = sys.executable,
     checkout: Path | None = None,
 ) -> ImportCheck:
-    probe = run_probe(root, import_path, env_vars=env_vars, args=args, name=app or "default", python=python)
+    probe = run_probe(
+        root, import_path, env_vars=env_vars, args=args, name=app or "default", python=python, exclude=checkout
+    )
     findings = diagnose(probe, root, import_path, app=app, checkout=checkout)
     deployments = probe.get("deployments") if probe.get("error") is None else None
     return ImportCheck(findings, deployments, probe)
+
+
+_IMPORTLIB_ONLY = """
+import importlib, sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+path = sys.argv[1]
+if ":" in path:
+    module_name, attr_name = path.split(":")
+else:
+    module_name, attr_name = path[: path.rfind(".")], path[path.rfind(".") + 1 :]
+try:
+    obj = getattr(importlib.import_module(module_name), attr_name)
+    print(f"OK {path} -> {type(obj).__module__}.{type(obj).__qualname__} from {sys.modules[module_name].__file__}")
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def import_with_importlib(
+    root: Path, import_path: str, env_vars: dict | None = None, python: str = sys.executable
+) -> str:
+    """Ray's import_path resolution with importlib alone, in a worker-like subprocess: one line of result."""
+    proc = subprocess.run(
+        [python, "-c", _IMPORTLIB_ONLY, import_path],
+        cwd=root,
+        env=worker_env(root, env_vars),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return (proc.stdout.strip() or proc.stderr.strip()).splitlines()[-1]

@@ -16,7 +16,7 @@ _PATTERNS = [
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic|token)\s+)[^\s'\"]+"), r"\1***"),
     (re.compile(r"(?i)((?:password|token|secret)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"), r"\1***"),
     # a bare bearer credential (e.g. a header echoed without its name)
-    (re.compile(r"(?i)(\bbearer\s+)(?!\*\*\*)[^\s'\"]+"), r"\1***"),
+    (re.compile(r"(?i)(\bbearer\s+)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"), r"\1***"),
     # .netrc bodies: "login <user> password <secret>"
     (re.compile(r"(?i)(\blogin\s+\S+\s+password\s+)(?!\*\*\*)\S+"), r"\1***"),
 ]
