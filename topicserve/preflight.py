@@ -125,6 +125,7 @@ def check_application(
     report.findings += diagnose_download(dl, name, checkout, timeout)
     if not dl.ok or dl.path is None:
         report.findings.append(Finding(INFO, "import", "not checked: nothing downloaded", app=name))
+        report.findings += check_gpus(gpu_needs(app_cfg.get("deployments") or [], None), report.target, root, name)
         return
     try:
         unpacked, top = unpack(dl.path, work / name / "working_dir")
@@ -146,8 +147,8 @@ def check_application(
     report.findings += result.findings
     if result.deployments is None:
         report.findings.append(Finding(INFO, "deployments", "not checked: the app did not build", app=name))
-        return
-    report.findings += deployment_findings(app_cfg, result.deployments, name)
+    else:
+        report.findings += deployment_findings(app_cfg, result.deployments, name)
     needs = gpu_needs(app_cfg.get("deployments") or [], result.deployments)
     report.findings += check_gpus(needs, report.target, root, name)
 
