@@ -224,7 +224,10 @@ def pin(args) -> int:
             print(f"{rel}: already pinned to {sha[:12]}")
         elif args.dry_run:
             sys.stdout.writelines(
-                redact(line) for line in difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True))
+                redact(line)
+                for line in difflib.unified_diff(
+                    old_text.splitlines(True), new_text.splitlines(True), f"a/{rel}", f"b/{rel}"
+                )
             )
         else:
             path.write_text(new_text)
