@@ -10,6 +10,7 @@ import sys
 # a callable taking the parsed args and returning an exit code.
 COMMAND_MODULES = [
     "topicserve.localrun",
+    "topicserve.k8s.cli",
     "topicserve.pin",
     "topicserve.preflight",
 ]
