@@ -177,14 +177,14 @@ def pin_embedded_text(text: str, plan: PinPlan) -> tuple[str, list[tuple[str, st
 
 
 def k8s_files(root: Path) -> list[Path]:
-    """YAML under k8s/ that embeds a Serve config or a working_dir archive URL."""
+    """YAML under k8s/ holding an archive URL in an embedded Serve config or a working_dir key."""
     base = root / "k8s"
     if not base.is_dir():
         return []
     hits = []
     for path in sorted([*base.rglob("*.yaml"), *base.rglob("*.yml")]):
         text = path.read_text()
-        if "serveConfigV2" in text or ("working_dir" in text and ARCHIVE_URL.search(text)):
+        if ("serveConfigV2" in text or "working_dir" in text) and ARCHIVE_URL.search(text):
             hits.append(path)
     return hits
 
