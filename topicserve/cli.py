@@ -11,6 +11,8 @@ import sys
 COMMAND_MODULES = [
     "topicserve.localrun",
     "topicserve.k8s.cli",
+    "topicserve.pin",
+    "topicserve.preflight",
 ]
 
 
