@@ -29,6 +29,7 @@ def _domain_error(exc: BaseException) -> TopicServeError | None:
 def _field(loc: tuple) -> str:
     """'documents.1.text' from ('body', 'documents', 1, 'text'); the leading source is dropped."""
     parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)]
+    parts = [p for p in parts if "[" not in p]  # pydantic's union-member tags, e.g. "list[str]"
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 

