@@ -161,7 +161,7 @@ BAD = [
     ("/search", {"query": ["art"]}, "query"),
     ("/topics", {"texts": ["ok", ""]}, "texts.1"),
     ("/v1/embeddings", {"input": []}, "input"),
-    ("/evaluate", {"items": [{"text": "ok", "human_topics": []}]}, "items.0.human_topics"),
+    ("/evaluate", {"items": [{"text": "ok", "human_topics": []}]}, "items.0"),  # needs human_topics or label
 ]
 
 
