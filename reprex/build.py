@@ -46,8 +46,8 @@ first `sys.path` entry** are the unpacked `working_dir` root (the archive's top 
     new_code_cell(SETUP),
     new_code_cell(PARAMS),
     new_code_cell("""\
-from topicserve.fetch import root_listing, unpack
-from topicserve.import_probe import split_import_path
+from topicserve.preflight.fetch import root_listing, unpack
+from topicserve.preflight.import_probe import split_import_path
 from topicserve.reprex import first_app, locate, project_archive
 
 app = first_app(ROOT / CONFIG)
@@ -69,7 +69,7 @@ print(f"{module!r} resolves to:", locate(root, module))"""),
 A monorepo-style layout: the app lives in `services/summarizer/` and imports its sibling `model`. Run from
 that folder, `app:app` works; from the archive root, where Ray runs it, it does not."""),
     new_code_cell("""\
-from topicserve.importcheck import import_with_importlib
+from topicserve.preflight.importcheck import import_with_importlib
 from topicserve.reprex import github_style_zip, write_tree
 
 nested = write_tree(WORK / "nested-src", {
@@ -86,7 +86,7 @@ print("                  ", import_with_importlib(root, "services.summarizer.app
 `preflight` runs the same resolution in a fresh worker-like process and explains the exception (here without
 Ray, so it also warns that the Serve-application check falls back to the class name)."""),
     new_code_cell("""\
-from topicserve.importcheck import diagnose, run_probe
+from topicserve.preflight.importcheck import diagnose, run_probe
 from topicserve.reprex import show
 
 show(diagnose(run_probe(root, "app:app"), root, "app:app"), levels=("error", "info"))"""),
@@ -130,8 +130,8 @@ Ray's agent opens the URI with `smart_open.open(uri, "rb", transport_params={"he
     new_code_cell(PARAMS),
     new_markdown_cell("## Download the pinned zip as Ray does"),
     new_code_cell("""\
-from topicserve.fetch import download, root_listing, unpack
-from topicserve.fetch_diagnosis import diagnose_download
+from topicserve.preflight.fetch import download, root_listing, unpack
+from topicserve.preflight.diagnosis import diagnose_download
 from topicserve.reprex import first_app, project_archive, show
 
 app = first_app(ROOT / CONFIG)
@@ -156,7 +156,7 @@ print(f"{module!r} at the root:", [str(p.relative_to(root)) for p in candidates 
 Here: this kernel's environment. For a cluster image, run `{ python -V; pip freeze; } > image.txt` inside it and
 pass the file to `make preflight ARGS="--env-freeze image.txt"`; below, a made-up older image shows the conflicts."""),
     new_code_cell("""\
-from topicserve.deps import Environment, compare, interpreter_environment, parse_pins
+from topicserve.preflight.deps import Environment, compare, interpreter_environment, parse_pins
 
 lock = (ROOT / "requirements.lock").read_text()
 show(compare(lock, interpreter_environment()))
@@ -188,7 +188,7 @@ Every token below is generated at run time and redacted in the output."""),
     new_code_cell(PARAMS),
     new_code_cell("""\
 import os, secrets
-from topicserve.fetch import download
+from topicserve.preflight.fetch import download
 from topicserve.pin import ARCHIVE_URL
 from topicserve.redact import redact, strip_userinfo
 from topicserve.reprex import credentials_env, first_app, pinned_commit
@@ -233,7 +233,7 @@ both = attempt("wrong .netrc + right bearer", url, netrc_token=WRONG, bearer=TOK
 The failing attempts, as `preflight` explains them. Ray's own message for the wrong token holds the URL with the
 token in it; ours is redacted (the check below prints only whether the raw text would have leaked it)."""),
     new_code_cell("""\
-from topicserve.fetch_diagnosis import diagnose_download
+from topicserve.preflight.diagnosis import diagnose_download
 from topicserve.reprex import show
 
 for dl in (none, wrong, fine, both):

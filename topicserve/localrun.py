@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,14 +22,10 @@ from typing import Any
 import requests
 import yaml
 
+from topicserve.pin import ARCHIVE_URL, git
 from topicserve.redact import redact
 
-ARCHIVE_URL = re.compile(r"github\.com/(?P<owner>[^/]+)/(?P<repo>[^/]+)/archive/(?P<ref>[^/]+)\.zip")
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus.jsonl"
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def repo_root(start: Path | None = None) -> Path:

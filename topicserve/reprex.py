@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from topicserve.findings import Finding
-from topicserve.importcheck import worker_env
 from topicserve.pin import ARCHIVE_URL
+from topicserve.preflight.findings import Finding
+from topicserve.preflight.importcheck import worker_env
 from topicserve.redact import redact, strip_userinfo
 
 

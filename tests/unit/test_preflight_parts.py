@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from topicserve.deps import Environment, compare, parse_pins
-from topicserve.fetch import credentials_for, download, unpack
-from topicserve.gpu_targets import check_gpus, gpu_needs, k8s_groups
+from topicserve.preflight.deps import Environment, compare, parse_pins
+from topicserve.preflight.fetch import credentials_for, download, unpack
+from topicserve.preflight.gpu import check_gpus, gpu_needs, k8s_groups
 from topicserve.redact import redact
 from topicserve.testing.archive_server import ArchiveServer, write_netrc
 from topicserve.testing.repos import git

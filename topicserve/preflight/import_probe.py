@@ -1,6 +1,6 @@
 """Resolve a Serve ``import_path`` the way Ray's build task does, in an interpreter laid out like a worker.
 
-Not imported by topicserve: ``topicserve.importcheck`` runs this file's source with ``python -c``
+Not imported by topicserve: ``topicserve.preflight.importcheck`` runs this file's source with ``python -c``
 in a fresh process whose cwd is the unpacked working_dir and whose PYTHONPATH starts with it (what
 Ray's working_dir plugin sets). It must not import topicserve itself (the package under test may
 be a different copy of it). Prints one line ``PROBE_RESULT {json}``.

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from topicserve.fetch import BEARER_ENV, Download
-from topicserve.findings import ERROR, INFO, OK, WARNING, Finding
 from topicserve.pin import ARCHIVE_URL, git, parse_remote
+from topicserve.preflight.fetch import BEARER_ENV, Download
+from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
 from topicserve.redact import has_userinfo, redact, strip_userinfo
 
 PRIVATE_FIX = (

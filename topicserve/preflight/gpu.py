@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from topicserve.findings import ERROR, INFO, OK, WARNING, Finding
+from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
 
 
 def local_gpus() -> int:

@@ -1,6 +1,6 @@
 """Resolve ``import_path`` in the unpacked working_dir as a Ray worker would, and explain failures.
 
-The resolution itself runs in a fresh subprocess (``topicserve/import_probe.py``): cwd is the
+The resolution itself runs in a fresh subprocess (``topicserve/preflight/import_probe.py``): cwd is the
 unpacked root, PYTHONPATH starts with it, the application's ``env_vars`` are set. This module turns
 the probe's raw result into findings: the missing module and where it actually is, a folder
 shadowed by an installed package of the same name (ray#37042), a namespace package without
@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from topicserve.findings import ERROR, INFO, OK, WARNING, Finding
-from topicserve.import_probe import MARKER
+from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
+from topicserve.preflight.import_probe import MARKER
 
 PROBE_SOURCE = (Path(__file__).parent / "import_probe.py").read_text()
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", "build"}

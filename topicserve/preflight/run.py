@@ -20,13 +20,13 @@ from pathlib import Path
 
 import yaml
 
-from topicserve.deps import compare, freeze_environment, interpreter_environment
-from topicserve.fetch import download, root_listing, unpack
-from topicserve.fetch_diagnosis import diagnose_download, secret_findings
-from topicserve.findings import ERROR, INFO, OK, WARNING, Finding
-from topicserve.gpu_targets import check_gpus, gpu_needs, k8s_groups
-from topicserve.importcheck import check_import
 from topicserve.pin import git
+from topicserve.preflight.deps import compare, freeze_environment, interpreter_environment
+from topicserve.preflight.diagnosis import diagnose_download, secret_findings
+from topicserve.preflight.fetch import download, root_listing, unpack
+from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
+from topicserve.preflight.gpu import check_gpus, gpu_needs, k8s_groups
+from topicserve.preflight.importcheck import check_import
 from topicserve.redact import redact, url_secrets
 
 

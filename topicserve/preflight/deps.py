@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from topicserve.findings import ERROR, INFO, OK, WARNING, Finding
+from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
 
 # The libraries whose version drift breaks a deploy most often: a mismatch is an error.
 KEY_PACKAGES = ("ray", "torch", "transformers", "sentence-transformers")
