@@ -13,7 +13,7 @@ COMMAND_MODULES = [
     "topicserve.pin",
     "topicserve.preflight",
     "topicserve.k8s.cli",
-    "topicserve.evaluate_cli",
+    "topicserve.evaluation.cli",
 ]
 
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from topicserve import schemas as s
 from topicserve.errors import InvalidInput, NotReady
-from topicserve.eval_report import to_markdown
 from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
+from topicserve.evaluation.report import to_markdown
 from topicserve.space import EmbeddingSpace
 from topicserve.store import StoredDocument
 from topicserve.topics import TopicsConfig

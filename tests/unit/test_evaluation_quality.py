@@ -84,8 +84,8 @@ def test_the_gate_catches_a_weaker_label_representation():
 
 
 def test_cli_compares_two_configs_and_writes_reports(tmp_path, capsys, monkeypatch):
-    from topicserve import evaluate_cli
     from topicserve.cli import main
+    from topicserve.evaluation import cli as evaluate_cli
 
     monkeypatch.setattr(evaluate_cli, "_default_embedder", embedder)
     small = tmp_path / "small.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from topicserve.evaluation import EvalReport
+from topicserve.evaluation.metrics import EvalReport
 
 METRICS = [
     ("best_match_precision", "best-match cosine precision"),

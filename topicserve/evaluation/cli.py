@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from topicserve.eval_report import to_html, to_markdown
-from topicserve.evaluation import EvalReport, load_items, run_evaluation
+from topicserve.evaluation.metrics import EvalReport, load_items, run_evaluation
+from topicserve.evaluation.report import to_html, to_markdown
 from topicserve.topics import TopicModel, TopicsConfig
 
 
