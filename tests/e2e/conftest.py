@@ -53,7 +53,8 @@ def local_config(zip_path: Path, storage: Path, **env: str) -> dict:
     local = localrun.derive_local_config(
         config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=localrun.has_gpu(), port=PORT
     )
-    local["applications"][0]["runtime_env"]["env_vars"].update(env)
+    # A 1 MiB body limit keeps the oversized-body test light.
+    local["applications"][0]["runtime_env"]["env_vars"].update({"TOPICSERVE_MAX_BODY_BYTES": "1048576", **env})
     return local
 
 
@@ -67,7 +68,7 @@ def storage(tmp_path_factory) -> Path:
 
 
 def deploy_app(ray: LocalRay, zip_path: Path, storage: Path, **env: str) -> None:
-    ray.deploy(local_config(zip_path, storage, TOPICSERVE_MAX_BODY_BYTES="1048576", **env))
+    ray.deploy(local_config(zip_path, storage, **env))
     ray.wait_app(APP, "RUNNING")
     wait_ready()
 
