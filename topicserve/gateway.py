@@ -180,7 +180,7 @@ class Gateway:
             reports.append(await run(req.against, "against"))
         main = reports[0]
         return s.EvaluateResponse(
-            items=[s.EvalItemResult(**x.model_dump()) for x in main.items],
+            items=main.items,
             mean_best_match_cosine=main.metrics.mean_best_match_cosine,
             mean_f1=main.metrics.best_match_f1,
             metrics=main.metrics,

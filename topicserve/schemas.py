@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from topicserve.evaluation import EvalReport, Metrics
+from topicserve.evaluation import EvalReport, ItemResult, Metrics
 from topicserve.settings import get_settings
 from topicserve.taxonomy import Label
 from topicserve.topics import TopicsConfig, TopicScore
@@ -214,16 +214,7 @@ class EvaluateRequest(Strict):
     )
 
 
-class EvalItemResult(BaseModel):
-    text: str
-    human_topics: list[str]
-    model_topics: list[TopicScore]
-    candidates: list[TopicScore] = Field(default_factory=list)
-    best_match_cosine: float
-    precision: float
-    recall: float
-    f1: float
-    top1_correct: bool | None = None
+EvalItemResult = ItemResult  # one model for a scored item, shared with the evaluation CLI
 
 
 class EvaluateResponse(BaseModel):
