@@ -62,16 +62,13 @@ def has_gpu() -> bool:
     return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0
 
 
-def derive_local_config(
-    config: dict[str, Any], *, working_dir: str, storage_uri: str, gpu: bool, port: int = 8000, max_replicas: int = 1
-) -> dict[str, Any]:
-    """The production config with the laptop's differences applied; the input is not modified."""
-    local = copy.deepcopy(config)
-    local.setdefault("http_options", {}).update({"host": "127.0.0.1", "port": port})
-    for app in local["applications"]:
-        env = app.setdefault("runtime_env", {})
-        env["working_dir"] = working_dir
-        env.setdefault("env_vars", {})["TOPICSERVE_STORAGE_URI"] = storage_uri
+def fit_small_cluster(config: dict[str, Any], *, gpu: bool, max_replicas: int = 1) -> dict[str, Any]:
+    """``num_gpus`` 0 without a GPU and autoscaling capped at ``max_replicas``; input not modified.
+
+    What a laptop (`make run`) and the CPU-only dev cluster (k8s/overlays/dev) both change.
+    """
+    small = copy.deepcopy(config)
+    for app in small.get("applications", []):
         for dep in app.get("deployments", []):
             opts = dep.get("ray_actor_options") or {}
             if not gpu and opts.get("num_gpus"):
@@ -79,6 +76,19 @@ def derive_local_config(
             auto = dep.get("autoscaling_config")
             if auto:
                 auto["max_replicas"] = max(auto.get("min_replicas", 1), min(auto.get("max_replicas", 1), max_replicas))
+    return small
+
+
+def derive_local_config(
+    config: dict[str, Any], *, working_dir: str, storage_uri: str, gpu: bool, port: int = 8000, max_replicas: int = 1
+) -> dict[str, Any]:
+    """The production config with the laptop's differences applied; the input is not modified."""
+    local = fit_small_cluster(config, gpu=gpu, max_replicas=max_replicas)
+    local.setdefault("http_options", {}).update({"host": "127.0.0.1", "port": port})
+    for app in local["applications"]:
+        env = app.setdefault("runtime_env", {})
+        env["working_dir"] = working_dir
+        env.setdefault("env_vars", {})["TOPICSERVE_STORAGE_URI"] = storage_uri
     return local
 
 
@@ -121,13 +131,33 @@ def wait_ready(base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 6
     raise TimeoutError(f"{base_url}/readyz not ready after {timeout_s:.0f}s; see `serve status`")
 
 
+# Custom Ray resources this node must declare: State asks for `topicserve_store` (serve_config.yaml).
+NODE_RESOURCES = {"topicserve_store": 1}
+
+
+def ray_start_args() -> list[str]:
+    return [
+        "start",
+        "--head",
+        "--disable-usage-stats",
+        "--dashboard-host",
+        "127.0.0.1",
+        "--resources",
+        json.dumps(NODE_RESOURCES),
+    ]
+
+
 def ensure_ray(bin_dir: Path) -> None:
-    if subprocess.run([str(bin_dir / "ray"), "status"], capture_output=True, timeout=60).returncode == 0:
+    status = subprocess.run([str(bin_dir / "ray"), "status"], capture_output=True, text=True, timeout=60)
+    if status.returncode != 0:
+        subprocess.run([str(bin_dir / "ray"), *ray_start_args()], check=True)
         return
-    subprocess.run(
-        [str(bin_dir / "ray"), "start", "--head", "--disable-usage-stats", "--dashboard-host", "127.0.0.1"],
-        check=True,
-    )
+    missing = [name for name in NODE_RESOURCES if name not in status.stdout]
+    if missing:
+        raise RuntimeError(
+            f"a Ray cluster is already running without the resource(s) {', '.join(missing)} that State needs; "
+            "stop it (`make stop`) and run `make run` again"
+        )
 
 
 def up(args) -> int:

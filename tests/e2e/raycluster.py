@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from topicserve.localrun import ray_start_args
+
 BIN = Path(sys.executable).parent
 LOCK_PATH = "/tmp/topicserve-ray.lock"
 
@@ -37,9 +39,7 @@ class LocalRay:
         """(Re)start a single-node head; ``env`` is what `ray start` (and so every worker) sees."""
         self.stop()
         self.env = {"HF_HUB_OFFLINE": "1", **(env or {})}
-        out = self._run(
-            "ray", "start", "--head", "--disable-usage-stats", "--dashboard-host", "127.0.0.1", env=self.env
-        )
+        out = self._run("ray", *ray_start_args(), env=self.env)
         assert out.returncode == 0, f"ray start failed:\n{out.stdout}\n{out.stderr}"
 
     def stop(self) -> None:

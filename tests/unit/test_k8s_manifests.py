@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -367,3 +368,23 @@ def test_kind_workflow_builds_the_image_the_dev_overlay_runs():
     assert "kind load docker-image topicserve:${RAY_VERSION}-cpu" in script
     assert "k8s apply --overlay dev --working-dir" in script and "k8s status" in script
     assert "/readyz" in script and "/search" in script
+
+
+def _custom_resources(group: dict) -> dict:
+    """rayStartParams.resources is a quoted JSON string ('"{\\"name\\": 1}"'), as KubeRay expects."""
+    raw = group.get("rayStartParams", {}).get("resources")
+    return json.loads(json.loads(raw)) if raw else {}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_state_can_only_run_on_the_group_with_the_store_volume(overlay):
+    obj = rayservice(overlay)
+    state = deployments(yaml.safe_load(obj["spec"]["serveConfigV2"]))["State"]
+    needed = state["ray_actor_options"]["resources"]
+    assert needed, "State must ask for the store resource, or Ray may place it on a pod without the volume"
+    holders = [
+        name for name, group in groups(obj) if all(_custom_resources(group).get(k, 0) >= v for k, v in needed.items())
+    ]
+    assert holders == ["cpu"]
+    cpu = dict(groups(obj))["cpu"]
+    assert cpu["maxReplicas"] == 1 and 2 * next(iter(needed.values())) > _custom_resources(cpu)[next(iter(needed))]

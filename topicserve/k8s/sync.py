@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from topicserve.errors import InvalidInput
+from topicserve.localrun import fit_small_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_RAYSERVICE = Path("k8s/base/rayservice.yaml")
@@ -42,16 +43,7 @@ def ray_version(root: Path = ROOT) -> str:
 
 def cpu_serve_config(config: dict[str, Any]) -> dict[str, Any]:
     """The Serve config for a CPU-only cluster with one small worker; the input is not modified."""
-    cpu = copy.deepcopy(config)
-    for app in cpu.get("applications", []):
-        for dep in app.get("deployments", []):
-            opts = dep.get("ray_actor_options") or {}
-            if opts.get("num_gpus"):
-                opts["num_gpus"] = 0
-            auto = dep.get("autoscaling_config")
-            if auto:
-                auto["max_replicas"] = max(auto.get("min_replicas", 1), 1)
-    return cpu
+    return fit_small_cluster(config, gpu=False, max_replicas=1)
 
 
 def dev_patch_text(serve_text: str) -> str:
