@@ -47,5 +47,9 @@ class Embedder:
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await self._batched(list(texts))
 
+    def check_health(self) -> None:
+        """Serve calls this every few seconds: a model that cannot embed (a CUDA error) is replaced."""
+        self.model.embed(["ok"])
+
     def info(self) -> dict:
         return self.model.info()

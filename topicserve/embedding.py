@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,9 @@ class Embedder:
         self.max_tokens = int(self._model.max_seq_length)
         self.overlap_tokens = min(overlap_tokens, self.max_tokens // 4)
         self.space = EmbeddingSpace(model=model, dim=self.dim, normalized=True)
+        # One call at a time: HF fast tokenizers are not safe to share between threads
+        # ("Already borrowed"), and a replica runs batches and health checks on different threads.
+        self._lock = threading.Lock()
 
     def info(self) -> dict:
         return {**self.space.model_dump(), "device": self.device, "max_tokens": self.max_tokens}
@@ -86,6 +90,10 @@ class Embedder:
         """L2-normalised float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return self._embed(texts, batch_size)
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
         windows = [self._windows(t) for t in texts]
         flat = [w for ws in windows for w, _ in ws]
         vectors = self._model.encode(
