@@ -52,6 +52,7 @@ def test_local_config_changes_only_what_a_laptop_needs():
     app = local["applications"][0]
     assert app["runtime_env"]["working_dir"] == "file:///tmp/x.zip"
     assert app["runtime_env"]["env_vars"]["TOPICSERVE_STORAGE_URI"] == "/s"
+    assert int(app["runtime_env"]["env_vars"]["TOPICSERVE_TORCH_THREADS"]) >= 1
     assert all(d.get("ray_actor_options", {}).get("num_gpus", 0) == 0 for d in app["deployments"])
     assert app["import_path"] == CONFIG["applications"][0]["import_path"]
     assert CONFIG["applications"][0]["deployments"][0]["ray_actor_options"]["num_gpus"] == 1  # input untouched
