@@ -20,7 +20,8 @@ help:
 $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.lock
+	@# pip's notes about the machine's unused extra indexes are noise; its exit status is kept.
+	$(PY) -m pip install -q -r requirements.lock 2>&1 | { grep -v '^WARNING: Location' || true; }; test $${PIPESTATUS[0]} -eq 0
 	touch $(STAMP)
 
 venv: $(STAMP)

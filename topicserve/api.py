@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from topicserve import __version__
 from topicserve import schemas as s
@@ -38,7 +39,12 @@ def error_response(exc: TopicServeError) -> JSONResponse:
 
 
 class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with a 413."""
+    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with a 413.
+
+    Not FastAPI's ``max_body_size``: for an oversized declared Content-Length, Starlette's limiter
+    answers with a plain-text body itself, outside the app's error format; this one answers with
+    the same ``{"error": {...}}`` JSON as every other error.
+    """
 
     def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -80,6 +86,11 @@ def build_app(gateway: Gateway) -> FastAPI:
             {"error": {"message": message, "type": "invalid_input", "field": field, "errors": len(exc.errors())}},
             status_code=422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:  # unknown route, wrong method
+        body = {"error": {"message": str(exc.detail), "type": "http_error", "status": exc.status_code}}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(TopicServeError)
     async def _domain(_: Request, exc: TopicServeError) -> JSONResponse:

@@ -65,3 +65,9 @@ def test_startup_refuses_a_store_of_another_space(embedder, tmp_path):
         asyncio.run(gateway.startup())
     resp = TestClient(build_app(gateway)).get("/readyz")
     assert resp.status_code == 503
+
+
+def test_unknown_route_and_method_use_the_error_format(client):
+    assert client.get("/no-such-route").json()["error"]["status"] == 404
+    resp = client.get("/search")
+    assert resp.status_code == 405 and resp.json()["error"]["type"] == "http_error"
