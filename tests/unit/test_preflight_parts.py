@@ -114,3 +114,20 @@ def test_gpu_targets(tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICSERVE_FORCE_CPU", "1")
     assert check_gpus(needs, "local", tmp_path)[0].level == "error"
     assert check_gpus({}, "local", tmp_path)[0].level == "ok"
+
+
+@pytest.mark.parametrize(
+    ("state", "errors"),
+    [
+        ({"name": "State", "num_replicas": 1}, 0),
+        ({"name": "State"}, 0),
+        ({"name": "State", "num_replicas": 2}, 1),
+        ({"name": "State", "autoscaling_config": {"min_replicas": 1, "max_replicas": 3}}, 1),
+    ],
+)
+def test_state_must_stay_a_single_writer(state, errors):
+    from topicserve.preflight.run import single_writer_findings
+
+    found = single_writer_findings({"deployments": [{"name": "Ingress", "num_replicas": 4}, state]}, "app")
+    assert len(found) == errors
+    assert all("single writer" in f.message and f.level == "error" for f in found)

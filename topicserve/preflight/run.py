@@ -97,7 +97,31 @@ def deployment_findings(app_cfg: dict, built: list[dict], app: str) -> list[Find
             )
     if not out:
         out.append(Finding(OK, "deployments", f"all {len(app_cfg.get('deployments') or [])} configured exist", app=app))
-    return out
+    return out + single_writer_findings(app_cfg, app)
+
+
+# topicserve's State deployment is the single writer of the store: two replicas would diverge.
+SINGLE_WRITER = "State"
+
+
+def single_writer_findings(app_cfg: dict, app: str) -> list[Finding]:
+    dep = next((d for d in app_cfg.get("deployments") or [] if d.get("name") == SINGLE_WRITER), None)
+    if dep is None:
+        return []
+    replicas = dep.get("num_replicas", 1)
+    if dep.get("autoscaling_config") or replicas not in (1, None):
+        return [
+            Finding(
+                ERROR,
+                "deployments",
+                f"{SINGLE_WRITER} is the single writer of the store but is configured with "
+                f"{'autoscaling' if dep.get('autoscaling_config') else f'num_replicas: {replicas}'}: "
+                "replicas would each write their own copy and diverge",
+                f"set num_replicas: 1 and no autoscaling_config for {SINGLE_WRITER}; scale Ingress instead",
+                app,
+            )
+        ]
+    return []
 
 
 def checkout_of(path: Path) -> Path | None:
