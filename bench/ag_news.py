@@ -98,12 +98,13 @@ async def run_local(rows: list[dict], labels: list[Label], all_variants: bool) -
 
 def run_http(rows: list[dict], labels: list[Label], url: str, batch: int) -> dict:
     import httpx
+    from tqdm import tqdm
 
     texts, gold, pred = [r["text"] for r in rows], [r["label"] for r in rows], []
     payload_labels = [x.model_dump() for x in labels]
     start = time.perf_counter()
     with httpx.Client(base_url=url, timeout=300) as client:
-        for i in range(0, len(texts), batch):
+        for i in tqdm(range(0, len(texts), batch), desc="POST /topics", unit="batch"):
             body = {"texts": texts[i : i + batch], "labels": payload_labels, "top_k": 1, "threshold": -1.0}
             resp = client.post("/topics", json=body)
             resp.raise_for_status()

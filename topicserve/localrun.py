@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 import yaml
+from tqdm import tqdm
 
 from topicserve.pin import ARCHIVE_URL, git
 from topicserve.redact import redact
@@ -106,7 +107,7 @@ def load_demo(base_url: str, corpus: Path = DEMO_CORPUS, batch: int = 32, now: d
             rec = json.loads(line)
             ts = now - timedelta(days=float(rec.pop("days_ago", 0)))
             docs.append({**rec, "timestamp": ts.isoformat()})
-    for i in range(0, len(docs), batch):
+    for i in tqdm(range(0, len(docs), batch), desc="demo corpus", unit="batch", disable=None):
         resp = requests.post(f"{base_url}/documents", json={"documents": docs[i : i + batch]}, timeout=300)
         resp.raise_for_status()
     return len(docs)
