@@ -153,16 +153,31 @@ def ray_start_args() -> list[str]:
     ]
 
 
+def alive_nodes(bin_dir: Path) -> list[dict[str, Any]] | None:
+    """The running cluster's alive nodes (with ``resources_total``), or None when there is none."""
+    out = subprocess.run(
+        [str(bin_dir / "ray"), "list", "nodes", "--format", "json", "--filter", "state=ALIVE"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if out.returncode != 0:
+        return None
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
 def ensure_ray(bin_dir: Path) -> None:
-    status = subprocess.run([str(bin_dir / "ray"), "status"], capture_output=True, text=True, timeout=60)
-    if status.returncode != 0:
+    nodes = alive_nodes(bin_dir)
+    if not nodes:
         subprocess.run([str(bin_dir / "ray"), *ray_start_args()], check=True)
         return
-    missing = [name for name in NODE_RESOURCES if name not in status.stdout]
-    if missing:
+    if not any(all(n.get("resources_total", {}).get(k, 0) >= v for k, v in NODE_RESOURCES.items()) for n in nodes):
         raise RuntimeError(
-            f"a Ray cluster is already running without the resource(s) {', '.join(missing)} that State needs; "
-            "stop it (`make stop`) and run `make run` again"
+            f"a Ray cluster is already running without the resource(s) {', '.join(NODE_RESOURCES)} that State "
+            "needs; stop it (`make stop`) and run `make run` again"
         )
 
 
