@@ -34,5 +34,5 @@ class Topics:
     async def name_clusters(self, clusters):
         return await self.model.name_clusters(clusters)
 
-    def info(self) -> dict:
-        return self.model.info()
+    def info(self, config=None) -> dict:
+        return self.model.info(config)

@@ -157,7 +157,6 @@ class Gateway:
     async def evaluate(self, req: s.EvaluateRequest) -> s.EvaluateResponse:
         items = [EvalItem(text=i.text, human_topics=i.human_topics, label=i.label) for i in req.items]
         vectors = await self._embed([i.text for i in items])
-        info = await self.topics.info()
 
         async def run(config: TopicsConfig | None, name: str) -> EvalReport:
             cfg = config.model_dump() if config else None
@@ -165,14 +164,7 @@ class Gateway:
             async def assign(texts, vecs):
                 return await self.topics.assign_detailed(texts, vecs, None, None, None, cfg)
 
-            meta = info
-            if config is not None:
-                tax = config.load_taxonomy()
-                meta = {
-                    **config.model_dump(include={"backend", "threshold", "top_k", "calibration"}),
-                    "labels": tax.labels,
-                }
-                meta.update(taxonomy=tax.name, prompt=config.llm.prompt if config.backend != "zeroshot" else None)
+            meta = await self.topics.info(cfg)  # the same description the CLI reports (TopicModel.info)
             return await run_evaluation(items, vectors, assign, self._embed, meta["labels"], name=name, config=meta)
 
         reports = [await run(None, "current")]

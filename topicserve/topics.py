@@ -195,7 +195,10 @@ class TopicModel:
         other.configure(config)
         return other
 
-    def info(self) -> dict:
+    def info(self, config: TopicsConfig | dict | None = None) -> dict:
+        """What this model runs (or, given ``config``, what that configuration would run)."""
+        if config is not None:
+            return self.variant(TopicsConfig.model_validate(config)).info()
         return {
             "backend": self.backend.name,
             "prompt": self.backend.prompt,
