@@ -23,7 +23,7 @@ import requests
 import yaml
 from tqdm import tqdm
 
-from topicserve.pin import ARCHIVE_URL, git
+from topicserve.pin import ARCHIVE_URL, git, github_archive
 from topicserve.redact import redact
 
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus.jsonl"
@@ -52,7 +52,7 @@ def build_archive(root: Path, out_dir: Path, repo: str) -> tuple[Path, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{repo}-{sha}.zip"
     if not path.exists():
-        git(root, "archive", "--format=zip", f"--prefix={repo}-{sha}/", "-o", str(path), sha)
+        path.write_bytes(github_archive(root, sha, f"{repo}-{sha}"))
     return path, sha
 
 

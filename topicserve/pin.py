@@ -38,6 +38,19 @@ def git(root: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
+def resolve_commit(root: Path, ref: str) -> str | None:
+    """The full sha of ``ref`` in the checkout at ``root``, or None when it has no such commit."""
+    return git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False) or None
+
+
+def github_archive(root: Path, sha: str, top: str) -> bytes:
+    """The zip GitHub's archive endpoint serves for ``sha``: its tree inside one ``top/`` folder."""
+    out = subprocess.run(["git", "archive", "--format=zip", f"--prefix={top}/", sha], cwd=root, capture_output=True)
+    if out.returncode != 0:
+        raise InvalidInput(f"git archive {sha} failed in {root}: {redact(out.stderr.decode(errors='replace').strip())}")
+    return out.stdout
+
+
 @dataclass
 class Remote:
     base: str  # https://github.com

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from topicserve.pin import ARCHIVE_URL
+from topicserve.pin import ARCHIVE_URL, git, github_archive, resolve_commit
 from topicserve.preflight.findings import Finding
 from topicserve.preflight.importcheck import worker_env
 from topicserve.redact import redact, strip_userinfo
@@ -30,14 +30,7 @@ def pinned_commit(root: Path, working_dir: str) -> tuple[str, str, str]:
     """(owner, repo, sha) of an archive URL; the sha falls back to HEAD when the checkout lacks it."""
     match = ARCHIVE_URL.search(strip_userinfo(working_dir or ""))
     owner, repo, ref = (match["owner"], match["repo"], match["ref"]) if match else ("topicserve", root.name, "HEAD")
-    probe = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=root, capture_output=True, text=True
-    )
-    if probe.returncode != 0:
-        ref = "HEAD"
-    sha = subprocess.run(
-        ["git", "rev-parse", f"{ref}^{{commit}}"], cwd=root, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    sha = resolve_commit(root, ref) or git(root, "rev-parse", "HEAD^{commit}")
     return owner, repo, sha
 
 
@@ -46,9 +39,7 @@ def project_archive(root: Path, working_dir: str, out_dir: Path) -> tuple[Path, 
     _, repo, sha = pinned_commit(root, working_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{repo}-{sha}.zip"
-    subprocess.run(
-        ["git", "archive", "--format=zip", f"--prefix={repo}-{sha}/", "-o", str(path), sha], cwd=root, check=True
-    )
+    path.write_bytes(github_archive(root, sha, f"{repo}-{sha}"))
     return path, sha
 
 

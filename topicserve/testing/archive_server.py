@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from topicserve.pin import github_archive, resolve_commit
 
 _ARCHIVE_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/archive/(?P<ref>[0-9a-fA-F]{7,40})\.zip$")
 
@@ -84,22 +85,11 @@ class ArchiveServer:
 
     def archive(self, ref: str) -> bytes | None:
         """``git archive`` of a commit the repository has, else None (GitHub: 404)."""
-        probe = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-            cwd=self.repo_dir,
-            capture_output=True,
-            text=True,
-        )
-        if probe.returncode != 0:
+        sha = resolve_commit(self.repo_dir, ref)
+        if sha is None:
             return None
-        sha = probe.stdout.strip()
         if sha not in self._cache:
-            self._cache[sha] = subprocess.run(
-                ["git", "archive", "--format=zip", f"--prefix={self.repo}-{ref}/", sha],
-                cwd=self.repo_dir,
-                capture_output=True,
-                check=True,
-            ).stdout
+            self._cache[sha] = github_archive(self.repo_dir, sha, f"{self.repo}-{ref}")
         return self._cache[sha]
 
     # -- lifecycle -------------------------------------------------------------------------
