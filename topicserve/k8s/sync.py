@@ -21,6 +21,7 @@ import yaml
 
 from topicserve.errors import InvalidInput
 from topicserve.localrun import fit_small_cluster
+from topicserve.preflight.deps import normalize, parse_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_RAYSERVICE = Path("k8s/base/rayservice.yaml")
@@ -31,10 +32,10 @@ DOCKER_ARG = re.compile(r"^ARG RAY_VERSION=.*$", re.MULTILINE)
 
 
 def locked_version(lock_text: str, package: str) -> str:
-    match = re.search(rf"^{re.escape(package)}==([^\s;#]+)", lock_text, re.MULTILINE | re.IGNORECASE)
-    if not match:
+    version = parse_pins(lock_text).get(normalize(package))
+    if version is None:
         raise InvalidInput(f"{package} is not pinned in requirements.lock")
-    return match.group(1)
+    return version
 
 
 def ray_version(root: Path = ROOT) -> str:
