@@ -35,7 +35,7 @@ def _field(loc: tuple) -> str:
 
 
 def error_response(exc: TopicServeError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.status)
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
 
 
 class BodyLimit:
@@ -83,13 +83,23 @@ def build_app(gateway: Gateway) -> FastAPI:
         field = _field(tuple(first.get("loc", ())))
         message = f"{field}: {first.get('msg', 'invalid value')}"
         return JSONResponse(
-            {"error": {"message": message, "type": "invalid_input", "field": field, "errors": len(exc.errors())}},
+            {
+                "error": {
+                    "code": "invalid_input",
+                    "message": message,
+                    "field": field,
+                    "type": "invalid_input",
+                    "errors": len(exc.errors()),
+                }
+            },
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:  # unknown route, wrong method
-        body = {"error": {"message": str(exc.detail), "type": "http_error", "status": exc.status_code}}
+        detail = str(exc.detail)
+        body = {"error": {"code": "http_error", "message": detail, "field": None, "type": "http_error"}}
+        body["error"]["status"] = exc.status_code
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(TopicServeError)
@@ -102,7 +112,7 @@ def build_app(gateway: Gateway) -> FastAPI:
         if domain is not None:
             return error_response(domain)
         log.exception("unhandled error")
-        return JSONResponse({"error": {"message": "internal error", "type": "internal_error"}}, status_code=500)
+        return JSONResponse(TopicServeError("internal error").to_dict(), status_code=500)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
