@@ -20,4 +20,4 @@ class Ingress:
         await self.gateway.startup()
 
     def __serve_build_asgi_app__(self):
-        return build_app(self.gateway)
+        return build_app(self.gateway, behind_serve=True)  # the Serve proxy sets X-Request-ID

@@ -28,11 +28,13 @@ class Topics:
     async def assign(self, texts, vectors, labels=None, top_k=None):
         return await self.model.assign(texts, vectors, labels, top_k)
 
-    async def assign_detailed(self, texts, vectors, labels=None, top_k=None, threshold=None, config=None):
-        return await self.model.assign_detailed(texts, vectors, labels, top_k, threshold, config)
+    async def assign_detailed(self, texts, vectors, labels=None, top_k=None, threshold=None, override=None):
+        # `override` is a caller's TopicsOverride (labels, threshold, top_k, calibration, prompt name),
+        # never a TopicsConfig: the backend, files, LLM endpoint and model stay this replica's own.
+        return await self.model.assign_detailed(texts, vectors, labels, top_k, threshold, override)
 
     async def name_clusters(self, clusters):
         return await self.model.name_clusters(clusters)
 
-    def info(self, config=None) -> dict:
-        return self.model.info(config)
+    def info(self, override=None) -> dict:
+        return self.model.info(override)

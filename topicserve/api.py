@@ -2,48 +2,152 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
-from datetime import datetime
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from topicserve import __version__
 from topicserve import schemas as s
-from topicserve.errors import PayloadTooLarge, TopicServeError
+from topicserve.errors import InvalidInput, NotReady, PayloadTooLarge, TopicServeError, Unauthorized
 from topicserve.gateway import Gateway
-from topicserve.settings import get_settings
+from topicserve.redact import redact
+from topicserve.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("topicserve.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_request_id: ContextVar[str | None] = ContextVar("topicserve_request_id", default=None)
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # answer without an API key (probes)
 
 
-def _domain_error(exc: BaseException) -> TopicServeError | None:
-    """The TopicServeError behind ``exc``: itself, or the cause Ray wrapped in a RayTaskError."""
-    for candidate in (exc, getattr(exc, "cause", None), exc.__cause__):
-        if isinstance(candidate, TopicServeError):
-            return candidate
-    return None
-
-
+# ---- the one mapping from any exception to an error ------------------------------------------
 def _field(loc: tuple) -> str:
     """'documents.1.text' from ('body', 'documents', 1, 'text'); the leading source is dropped."""
     parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)]
-    parts = [p for p in parts if "[" not in p]  # pydantic's union-member tags, e.g. "list[str]"
+    parts = [p for p in parts if "[" not in p and not p.startswith("function-")]  # pydantic's union/validator tags
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 
+def _invalid(exc: RequestValidationError) -> InvalidInput:
+    first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return InvalidInput("body is not valid JSON", field="body", errors=1)
+    field = _field(tuple(first.get("loc", ())))
+    return InvalidInput(f"{field}: {first.get('msg', 'invalid value')}", field=field, errors=len(exc.errors()))
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+
+
+def _http(exc: StarletteHTTPException) -> TopicServeError:
+    err = TopicServeError("not found" if exc.status_code == 404 else str(exc.detail), field=None)
+    if exc.status_code == 400:  # FastAPI's "There was an error parsing the body" (e.g. JSON nested too deep)
+        err.message, err.field = "the body could not be parsed (not JSON, or nested too deeply)", "body"
+    err.status, err.code = exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error")
+    err.headers = dict(exc.headers or {}) or None
+    return err
+
+
+def as_error(exc: BaseException) -> TopicServeError:
+    """Every exception as a TopicServeError: ours (also when Ray wrapped it), FastAPI's, Starlette's,
+    or a generic internal error whose text stays in the log, never in the response."""
+    for candidate in (getattr(exc, "cause", None), exc.__cause__, exc):
+        if isinstance(candidate, TopicServeError) and hasattr(candidate, "message"):
+            return candidate
+    if isinstance(exc, RequestValidationError):
+        return _invalid(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http(exc)
+    log.error("unhandled error (request %s)", _request_id.get(), exc_info=exc)
+    return TopicServeError("internal error")
+
+
+def error_body(exc: TopicServeError) -> dict:
+    body = exc.to_dict()
+    body["error"]["message"] = redact(str(body["error"]["message"]))
+    body["error"]["request_id"] = _request_id.get()
+    return body
+
+
 def error_response(exc: TopicServeError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
+
+
+# ---- middleware (plain ASGI: runs for every response, errors included) ----------------------
+class RequestContext:
+    """Outermost: a request id for every request (the caller's ``X-Request-ID`` if it is a short sane
+    token, else a new uuid4), on the response and in one access-log line per request; and the last
+    net under every exception, answered in the error format (Starlette's own would be plain text).
+
+    Behind Serve the proxy has already put an id in ``x-request-id`` (the caller's, or its own) and adds
+    ``X-Request-ID`` to the response itself, so ``behind_serve`` only reads it."""
+
+    def __init__(self, app, behind_serve: bool = False) -> None:
+        self.app, self.behind_serve = app, behind_serve
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = dict(scope.get("headers", [])).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        rid = incoming if _SANE_ID.match(incoming) else str(uuid.uuid4())
+        token, started, status = _request_id.set(rid), time.perf_counter(), [0]
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                if not self.behind_serve:
+                    message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # the net: mapped once, never re-raised
+            if status[0]:
+                log.error("error after the response started (request %s)", rid, exc_info=exc)
+            else:
+                await error_response(as_error(exc))(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "(no route)")
+            ms = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %s %.1fms request_id=%s", scope["method"], route, status[0], ms, rid)
+            _request_id.reset(token)
+
+
+class ApiKey:
+    """With a key configured, every path but the probes needs ``Authorization: Bearer <key>``."""
+
+    def __init__(self, app, key: str) -> None:
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        scheme, _, given = dict(scope.get("headers", [])).get(b"authorization", b"").partition(b" ")
+        # compare_digest on bytes: constant time whatever the caller sent (also non-ASCII).
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.key):
+            return await self.app(scope, receive, send)
+        denied = Unauthorized("missing or wrong API key: send it as a bearer token in the Authorization header", field="authorization")
+        return await error_response(denied)(scope, receive, send)
 
 
 class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with a 413.
+    """Refuse bodies over ``limit`` bytes with a JSON 413, declared (Content-Length) or streamed (chunked).
 
-    Not FastAPI's ``max_body_size``: for an oversized declared Content-Length, Starlette's limiter
-    answers with a plain-text body itself, outside the app's error format; this one answers with
-    the same ``{"error": {...}}`` JSON as every other error.
+    Not FastAPI/Starlette's limiter: it answers an oversized Content-Length in plain text, and an
+    exception raised from ``receive`` mid-stream surfaces as FastAPI's 400 "error parsing the body".
+    Here the body is read up to the limit first (the app reads all of it anyway), then replayed.
     """
 
     def __init__(self, app, limit: int) -> None:
@@ -56,63 +160,49 @@ class BodyLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await error_response(too_large)(scope, receive, send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
+        messages, seen = [], 0
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise too_large
-            return message
+                return await error_response(too_large)(scope, receive, send)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
-        return await self.app(scope, limited_receive, send)
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
 
 
-def build_app(gateway: Gateway) -> FastAPI:
+def build_app(gateway: Gateway, settings: Settings | None = None, *, behind_serve: bool = False) -> FastAPI:
+    settings = settings or get_settings()
     app = FastAPI(
         title="topicserve",
         version=__version__,
-        description="Semantic search, topic tagging and trending topics over a document stream.",
+        description="Semantic search, topic tagging and trending topics over a document stream. "
+        "Limits, errors, auth and request ids: docs/api.md.",
     )
-    app.add_middleware(BodyLimit, limit=get_settings().max_body_bytes)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        field = _field(tuple(first.get("loc", ())))
-        message = f"{field}: {first.get('msg', 'invalid value')}"
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "invalid_input",
-                    "message": message,
-                    "field": field,
-                    "type": "invalid_input",
-                    "errors": len(exc.errors()),
-                }
-            },
-            status_code=422,
+    # add_middleware puts the last one outermost: RequestContext > CORS > ApiKey > BodyLimit > routes.
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.api_key is not None:
+        app.add_middleware(ApiKey, key=settings.api_key.get_secret_value())
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", REQUEST_ID_HEADER],
+            expose_headers=["x-request-id", "retry-after"],
         )
+    app.add_middleware(RequestContext, behind_serve=behind_serve)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:  # unknown route, wrong method
-        detail = str(exc.detail)
-        body = {"error": {"code": "http_error", "message": detail, "field": None, "type": "http_error"}}
-        body["error"]["status"] = exc.status_code
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    async def _error(_, exc: Exception) -> JSONResponse:
+        return error_response(as_error(exc))
 
-    @app.exception_handler(TopicServeError)
-    async def _domain(_: Request, exc: TopicServeError) -> JSONResponse:
-        return error_response(_domain_error(exc) or exc)
-
-    @app.exception_handler(Exception)
-    async def _any(_: Request, exc: Exception) -> JSONResponse:
-        domain = _domain_error(exc)
-        if domain is not None:
-            return error_response(domain)
-        log.exception("unhandled error")
-        return JSONResponse(TopicServeError("internal error").to_dict(), status_code=500)
+    for kind in (RequestValidationError, StarletteHTTPException, TopicServeError):
+        app.add_exception_handler(kind, _error)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
@@ -122,10 +212,11 @@ def build_app(gateway: Gateway) -> FastAPI:
     async def readyz() -> JSONResponse:
         try:
             return JSONResponse(await gateway.ready())
-        except Exception as exc:  # any failure means not ready; say why
-            domain = _domain_error(exc)
-            message = domain.message if domain else f"{type(exc).__name__}: {exc}"
-            return JSONResponse({"status": "not ready", "error": {"message": message}}, status_code=503)
+        except Exception as exc:  # any failure means not ready; say why, in words of ours only
+            err = as_error(exc)
+            if type(err) is TopicServeError:  # not one of ours: its text stays in the log
+                err = NotReady("not ready: a part of the service is not answering yet")
+            return JSONResponse({"status": "not ready", **error_body(err)}, status_code=503)
 
     @app.post("/v1/embeddings", response_model=s.EmbeddingsResponse, tags=["embeddings"])
     async def embeddings(req: s.EmbeddingsRequest) -> s.EmbeddingsResponse:
@@ -135,8 +226,8 @@ def build_app(gateway: Gateway) -> FastAPI:
     async def ingest(req: s.IngestRequest) -> s.IngestResponse:
         return await gateway.ingest(req)
 
-    @app.get("/documents/{doc_id}", response_model=s.DocumentOut, tags=["documents"])
-    async def get_document(doc_id: str) -> s.DocumentOut:
+    @app.get("/documents/{id}", response_model=s.DocumentOut, tags=["documents"])
+    async def get_document(doc_id: Annotated[s.DocId, Path(alias="id")]) -> s.DocumentOut:
         return await gateway.get_document(doc_id)
 
     @app.post("/search", response_model=s.SearchResponse, tags=["search"])
@@ -148,18 +239,8 @@ def build_app(gateway: Gateway) -> FastAPI:
         return await gateway.assign_topics(req)
 
     @app.get("/trends", response_model=s.TrendsResponse, tags=["topics"])
-    async def trends(
-        window: str = Query("7d", description="Recent window, e.g. 7d, 12h, 2w."),
-        baseline: str = Query("30d", description="Baseline period just before the window."),
-        bin: str | None = Query(None, description="Bin width of the returned series; default min(window, baseline)."),
-        now: datetime | None = Query(None, description="Evaluate as of this time (default: now)."),
-        min_count: int = Query(2, ge=1, le=100000, description="Least recent count for a topic to trend."),
-        candidates: bool = Query(True, description="Discover candidate topics among unmatched documents."),
-        unmatched_below: float | None = Query(
-            None, ge=-1.0, le=1.0, description="Also treat documents whose best topic scores below this as unmatched."
-        ),
-    ) -> s.TrendsResponse:
-        return await gateway.trends(window, baseline, bin, now, min_count, candidates, unmatched_below)
+    async def trends(q: Annotated[s.TrendsQuery, Query()]) -> s.TrendsResponse:
+        return await gateway.trends(q.window, q.baseline, q.bin, q.now, q.min_count, q.candidates, q.unmatched_below)
 
     @app.post("/evaluate", response_model=s.EvaluateResponse, tags=["topics"])
     async def evaluate(req: s.EvaluateRequest) -> s.EvaluateResponse:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -17,10 +19,29 @@ from topicserve import schemas as s
 from topicserve.errors import InvalidInput, NotReady
 from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.evaluation.report import to_markdown
+from topicserve.redact import redact
 from topicserve.space import EmbeddingSpace
 from topicserve.store import StoredDocument
-from topicserve.topics import TopicsConfig
 from topicserve.trends import parse_duration
+
+_PRIVATE_KEY = re.compile(r"(?i)(^|_)(uri|url|path|dir|file|key|token|secret|password|credentials?|endpoint)$")
+
+
+def public(value: Any) -> Any:
+    """What /readyz may show: no storage locations, file paths, URLs or secrets, whatever a part reports.
+
+    Keys that name locations or secrets are dropped; a string that looks like a path or URI keeps only
+    its last component (a model loaded from a local directory shows its directory's name).
+    """
+    if isinstance(value, dict):
+        return {k: public(v) for k, v in value.items() if not _PRIVATE_KEY.search(str(k))}
+    if isinstance(value, (list, tuple)):
+        return [public(v) for v in value]
+    if isinstance(value, str):
+        if "://" in value or value.startswith(("/", "~", "./", "../", "\\")) or re.match(r"^[A-Za-z]:\\", value):
+            return PurePosixPath(value.replace("\\", "/").split("://", 1)[-1].rstrip("/")).name or "(hidden)"
+        return redact(value)
+    return value
 
 
 class Gateway:
@@ -39,7 +60,7 @@ class Gateway:
         if self.space is None:
             raise NotReady("starting: embedding space not bound to the store yet")
         embedder, topics, state = await asyncio.gather(self.embedder.info(), self.topics.info(), self.state.stats())
-        return {"status": "ready", "embedder": embedder, "topics": topics, "state": state}
+        return public({"status": "ready", "embedder": embedder, "topics": topics, "state": state})
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(await self.embedder.embed(texts), dtype=np.float32)
@@ -134,8 +155,7 @@ class Gateway:
         step = parse_duration(bin, "bin") if bin else min(w, b)
         if (w + b) / step > 2000:
             raise InvalidInput("bin is too small for window + baseline (over 2000 bins)", field="bin")
-        at = now or datetime.now(UTC)
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+        at = now or datetime.now(UTC)  # a request's `now` is already timezone-aware UTC (schemas.Timestamp)
         discovery = {"enabled": candidates, "unmatched_below": unmatched_below}
         result = await self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery)
         if result.get("candidates"):
@@ -158,18 +178,16 @@ class Gateway:
         items = [EvalItem(text=i.text, human_topics=i.human_topics, label=i.label) for i in req.items]
         vectors = await self._embed([i.text for i in items])
 
-        async def run(config: TopicsConfig | None, name: str) -> EvalReport:
-            cfg = config.model_dump() if config else None
-
+        async def run(override: dict | None, name: str) -> EvalReport:
             async def assign(texts, vecs):
-                return await self.topics.assign_detailed(texts, vecs, None, None, None, cfg)
+                return await self.topics.assign_detailed(texts, vecs, None, None, None, override)
 
-            meta = await self.topics.info(cfg)  # the same description the CLI reports (TopicModel.info)
+            meta = await self.topics.info(override)  # the same description the CLI reports (TopicModel.info)
             return await run_evaluation(items, vectors, assign, self._embed, meta["labels"], name=name, config=meta)
 
         reports = [await run(None, "current")]
-        if req.against is not None:
-            reports.append(await run(req.against, "against"))
+        if req.against is not None:  # a TopicsOverride: the Topics replica applies it to its own config
+            reports.append(await run(req.against.model_dump(exclude_none=True), "against"))
         main = reports[0]
         return s.EvaluateResponse(
             items=main.items,

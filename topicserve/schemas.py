@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from topicserve.evaluation import EvalReport, ItemResult, Metrics
+from topicserve.inputs import StrictModel, check_json_value
 from topicserve.settings import get_settings
-from topicserve.taxonomy import Label
-from topicserve.topics import TopicsConfig, TopicScore
+from topicserve.taxonomy import Label, RequestLabels
+from topicserve.topics import TopicScore, TopicsOverride
 
 _settings = get_settings()
 MAX_ITEMS = _settings.max_items
 MAX_CHARS = _settings.max_text_chars
+MIN_YEAR, MAX_YEAR = 1970, 2200
+ID_PATTERN = r"^[A-Za-z0-9._:@~-]+$"
 
 
 def _not_blank(value: str) -> str:
@@ -23,33 +26,83 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _not_only_dots(value: str) -> str:
+    if set(value) == {"."}:
+        raise ValueError("an id must not be only dots")
+    return value
+
+
 Text = Annotated[str, Field(min_length=1, max_length=MAX_CHARS), AfterValidator(_not_blank)]
-DocId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+# Ids are path segments of GET /documents/{id}: what can be stored can be fetched, unescaped.
+DocId = Annotated[
+    str,
+    Field(min_length=1, max_length=256, pattern=ID_PATTERN, description="1-256 of A-Z a-z 0-9 . _ : @ ~ -"),
+    AfterValidator(_not_only_dots),
+]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Naive timestamps are taken as UTC; all are stored as UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _timestamp(value: Any) -> datetime:
+    """An ISO 8601 string with a UTC offset (or a datetime), years 1970..2200 in UTC; stored as UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 timestamp such as 2026-03-01T10:00:00Z") from None
+    if not isinstance(value, datetime):
+        raise ValueError("must be an ISO 8601 timestamp string such as 2026-03-01T10:00:00Z")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("needs a timezone, e.g. 2026-03-01T10:00:00Z or +01:00 (the store keeps UTC)")
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR} (in UTC)")
+    return utc
 
 
-Timestamp = Annotated[datetime, AfterValidator(_utc)]
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    return check_json_value(
+        value,
+        max_bytes=_settings.max_metadata_bytes,
+        max_depth=_settings.max_metadata_depth,
+        max_keys=_settings.max_metadata_keys,
+    )
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+
+
+def within_budget(texts: list[str]) -> None:
+    """One request may carry at most ``max_request_chars`` characters of text in all."""
+    total, limit = sum(len(t) for t in texts), _settings.max_request_chars
+    if total > limit:
+        raise ValueError(
+            f"the texts add up to {total} characters, over the limit of {limit} per request "
+            "(TOPICSERVE_MAX_REQUEST_CHARS); split them over several requests"
+        )
+
+
+Strict = StrictModel  # the base of every request model (topicserve/inputs.py)
 
 
 # ---- /v1/embeddings (OpenAI-compatible) ------------------------------------------------------
-class EmbeddingsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EmbeddingsRequest(Strict):
     input: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
-    model: str | None = None
+    model: str | None = Field(None, max_length=200)
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
-    user: str | None = None
+    dimensions: int | None = Field(None, ge=1, le=65536)
+    user: str | None = Field(None, max_length=256)
+
+    @field_validator("input")
+    @classmethod
+    def _budget(cls, value: str | list[str]) -> str | list[str]:
+        within_budget([value] if isinstance(value, str) else value)
+        return value
 
     @property
     def texts(self) -> list[str]:
@@ -79,8 +132,8 @@ class EmbeddingsResponse(BaseModel):
 class DocumentIn(Strict):
     id: DocId
     text: Text
-    timestamp: Timestamp | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    timestamp: Timestamp | None = Field(None, description="ISO 8601 with a timezone; default: the time of ingest.")
+    metadata: Metadata = Field(default_factory=dict, description="JSON object; limits in docs/api.md.")
 
 
 class IngestRequest(Strict):
@@ -89,6 +142,7 @@ class IngestRequest(Strict):
     @field_validator("documents")
     @classmethod
     def _unique_ids(cls, docs: list[DocumentIn]) -> list[DocumentIn]:
+        within_budget([d.text for d in docs])
         seen: set[str] = set()
         for doc in docs:
             if doc.id in seen:
@@ -120,9 +174,15 @@ class DocumentOut(BaseModel):
 class SearchRequest(Strict):
     query: Text
     k: int = Field(10, ge=1, le=_settings.max_k)
-    topic: str | None = Field(None, min_length=1, max_length=200)
+    topic: Name | None = None
     since: Timestamp | None = None
     until: Timestamp | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        within_budget([value])
+        return value
 
 
 class SearchResult(DocumentOut):
@@ -137,9 +197,15 @@ class SearchResponse(BaseModel):
 # ---- topics ---------------------------------------------------------------------------------
 class TopicsRequest(Strict):
     texts: list[Text] = Field(min_length=1, max_length=MAX_ITEMS)
-    labels: list[Label] | None = Field(None, min_length=1, max_length=200)
+    labels: RequestLabels | None = Field(None, description="Inline topics replacing the taxonomy for this call.")
     top_k: int | None = Field(None, ge=1, le=50)
     threshold: float | None = Field(None, ge=-1.0, le=1.0, description="Overrides the configured threshold.")
+
+    @field_validator("texts")
+    @classmethod
+    def _budget(cls, value: list[str]) -> list[str]:
+        within_budget(value)
+        return value
 
 
 class TopicsResult(BaseModel):
@@ -161,6 +227,24 @@ class TopicsResponse(BaseModel):
 
 
 # ---- trends ---------------------------------------------------------------------------------
+class TrendsQuery(BaseModel):
+    """The query of GET /trends. Lax types (a query string is all strings), no unknown parameters."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    window: str = Field("7d", max_length=32, description="Recent window, e.g. 7d, 12h, 2w (at most 3650d).")
+    baseline: str = Field("30d", max_length=32, description="Baseline period just before the window.")
+    bin: str | None = Field(
+        None, max_length=32, description="Bin width of the returned series; default min(window, baseline)."
+    )
+    now: Timestamp | None = Field(None, description="Evaluate as of this time (default: now); with a timezone.")
+    min_count: int = Field(2, ge=1, le=100000, description="Least recent count for a topic to trend.")
+    candidates: bool = Field(True, description="Discover candidate topics among unmatched documents.")
+    unmatched_below: float | None = Field(
+        None, ge=-1.0, le=1.0, description="Also treat documents whose best topic scores below this as unmatched."
+    )
+
+
 class TrendPoint(BaseModel):
     start: datetime
     count: int
@@ -195,10 +279,13 @@ class TrendsResponse(BaseModel):
 
 
 # ---- evaluate -------------------------------------------------------------------------------
+EvaluateAgainst = TopicsOverride  # labels, threshold, top_k, calibration, prompt name: nothing else
+
+
 class EvalItem(Strict):
     text: Text
-    human_topics: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=50)
-    label: str | None = Field(None, min_length=1, max_length=200, description="One human topic (AG News style).")
+    human_topics: list[Name] = Field(default_factory=list, max_length=50)
+    label: Name | None = Field(None, description="One human topic (AG News style).")
 
     @model_validator(mode="after")
     def _has_topics(self) -> EvalItem:
@@ -209,9 +296,17 @@ class EvalItem(Strict):
 
 class EvaluateRequest(Strict):
     items: list[EvalItem] = Field(min_length=1, max_length=MAX_ITEMS)
-    against: TopicsConfig | None = Field(
-        None, description="A second Topics configuration (other prompt, other taxonomy) to compare with."
+    against: EvaluateAgainst | None = Field(
+        None,
+        description="The server's Topics configuration with other labels, threshold, top_k, calibration or "
+        "prompt name, evaluated side by side. Backend, taxonomy files and LLM settings are the server's own.",
     )
+
+    @field_validator("items")
+    @classmethod
+    def _budget(cls, items: list[EvalItem]) -> list[EvalItem]:
+        within_budget([t for i in items for t in (i.text, *i.human_topics, i.label or "")])
+        return items
 
 
 EvalItemResult = ItemResult  # one model for a scored item, shared with the evaluation CLI

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -35,8 +35,34 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(100_000, ge=1, description="Longest accepted text.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest accepted request body.")
     max_k: int = Field(100, ge=1, description="Largest `k` a search may ask for.")
+    max_request_chars: int = Field(
+        250_000, ge=1, description="Most characters of text (all texts, queries and items together) in one request."
+    )
+    max_labels: int = Field(100, ge=1, description="Most inline labels in one /topics or /evaluate request.")
+    max_label_chars: int = Field(
+        20_000, ge=1, description="Most characters over all texts of the inline labels of one request."
+    )
+    max_metadata_bytes: int = Field(16_384, ge=2, description="Largest metadata of one document, as compact JSON.")
+    max_metadata_depth: int = Field(8, ge=1, description="Deepest nesting of metadata objects and lists.")
+    max_metadata_keys: int = Field(256, ge=1, description="Most keys in one document's metadata, nested ones included.")
+    label_cache_size: int = Field(
+        20_000, ge=1, description="Label texts whose vectors the Topics model keeps (least recently used go first)."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="When set, every route but /healthz and /readyz needs `Authorization: Bearer <key>`."
+    )
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS off.")
     compact_every: int = Field(64, ge=1, description="Merge store segments after this many writes.")
     pin_repo: str = Field("", description="OWNER/REPO for `pin` when the checkout has no origin remote.")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("api_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None  # empty string: no key
 
     @field_validator("embedding_device")
     @classmethod

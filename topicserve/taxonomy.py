@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from topicserve.errors import InvalidInput
-from topicserve.settings import default_taxonomy_path
+from topicserve.inputs import StrictModel
+from topicserve.settings import default_taxonomy_path, get_settings
 
 Phrase = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class Label(BaseModel):
+class Label(StrictModel):
     """A topic. Its vector is the mean of the embeddings of all its texts (see `texts`).
 
     ``description`` is the one-line definition; ``descriptions`` are further paraphrases and
@@ -48,7 +49,7 @@ class Label(BaseModel):
         return "\x1f".join(self.texts())
 
 
-class Taxonomy(BaseModel):
+class Taxonomy(StrictModel):
     name: str = "custom"
     version: int | str = 1
     topics: list[Label] = Field(min_length=1)
@@ -68,6 +69,28 @@ class Taxonomy(BaseModel):
         return [t.label for t in self.topics]
 
 
+def _request_labels(labels: list[Label]) -> list[Label]:
+    """Inline labels of a request: no duplicates (case-insensitive), a bounded total of text."""
+    seen: set[str] = set()
+    for label in labels:
+        if label.label.lower() in seen:
+            raise ValueError(f"duplicate label {label.label!r} (labels are compared case-insensitively)")
+        seen.add(label.label.lower())
+    limit = get_settings().max_label_chars
+    total = sum(len(text) for label in labels for text in label.texts())
+    if total > limit:
+        raise ValueError(
+            f"the labels' texts add up to {total} characters, over the limit of {limit} per request "
+            "(TOPICSERVE_MAX_LABEL_CHARS)"
+        )
+    return labels
+
+
+RequestLabels = Annotated[
+    list[Label], Field(min_length=1, max_length=get_settings().max_labels), AfterValidator(_request_labels)
+]
+
+
 def load_taxonomy(source: str | Path | dict[str, Any] | list[Any] | None = None) -> Taxonomy:
     """A Taxonomy from a YAML path, a parsed mapping/list, or the bundled default when empty."""
     if source is None or source == "":
@@ -75,8 +98,8 @@ def load_taxonomy(source: str | Path | dict[str, Any] | list[Any] | None = None)
     if isinstance(source, (str, Path)):
         try:
             source = yaml.safe_load(Path(source).read_text())
-        except OSError as exc:
-            raise InvalidInput(f"cannot read taxonomy file: {exc}", field="taxonomy_path") from exc
+        except OSError as exc:  # server configuration only; the path stays in the server's log
+            raise InvalidInput("cannot read the configured taxonomy file", field="taxonomy_path") from exc
     if isinstance(source, list):
         source = {"topics": source}
     try:

@@ -11,6 +11,7 @@ same `TopicBackend` interface and fall back to it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -19,8 +20,11 @@ from typing import Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, Field
 
+from topicserve.inputs import StrictModel
 from topicserve.llm.base import LLMConfig
-from topicserve.taxonomy import Label, Taxonomy, load_taxonomy
+from topicserve.llm.prompts import PromptName
+from topicserve.settings import get_settings
+from topicserve.taxonomy import Label, RequestLabels, Taxonomy, load_taxonomy
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
 REFERENCE_PATH = Path(__file__).parent / "data" / "reference_sentences.txt"
@@ -82,28 +86,76 @@ class TopicsConfig(BaseModel):
         )
 
 
+class TopicsOverride(StrictModel):
+    """What a caller may change for one call (``/evaluate``'s ``against``): what a /topics request may
+    carry, and the *name* of a prompt shipped in topicserve/prompts/. Everything else (backend, taxonomy
+    files, LLM endpoint, model, key) comes only from the server's own `TopicsConfig`."""
+
+    labels: RequestLabels | None = Field(None, description="Inline topics replacing the taxonomy.")
+    threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    top_k: int | None = Field(None, ge=1, le=50)
+    calibration: Literal["none", "reference"] | None = None
+    prompt: PromptName | None = Field(None, description="A prompt in topicserve/prompts/; used by LLM backends only.")
+
+    def apply(self, base: TopicsConfig) -> TopicsConfig:
+        """``base`` (the server's configuration) with these overrides."""
+        update: dict = {k: v for k, v in (("threshold", self.threshold), ("top_k", self.top_k)) if v is not None}
+        if self.calibration is not None:
+            update["calibration"] = self.calibration
+        if self.labels is not None:
+            update.update(taxonomy=list(self.labels), taxonomy_path="", promote=[])
+        if self.prompt is not None and base.backend != "zeroshot":
+            update["llm"] = base.llm.model_copy(update={"prompt": self.prompt})
+        return base.model_copy(update=update)
+
+
 @cache
 def reference_sentences() -> tuple[str, ...]:
     lines = REFERENCE_PATH.read_text(encoding="utf-8").splitlines()
     return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
-class LabelVectors:
-    """Embeds texts once and keeps them: a taxonomy change only embeds the new texts."""
+class LRU(OrderedDict):
+    """A dict that keeps the ``size`` most recently used keys. (Ten lines of OrderedDict rather than a
+    dependency: cachetools is not in the lock.)"""
 
-    def __init__(self, embed: EmbedFn) -> None:
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class LabelVectors:
+    """Embeds texts once and keeps the most recent ones (labels can come from requests, so the cache
+    is bounded: ``label_cache_size``); a taxonomy change only embeds the new texts."""
+
+    def __init__(self, embed: EmbedFn, size: int | None = None) -> None:
         self._embed = embed
-        self._cache: dict[str, np.ndarray] = {}
-        self._bias: dict[str, float] = {}
+        size = size or get_settings().label_cache_size
+        self._cache: LRU = LRU(size)
+        self._bias: LRU = LRU(size)
 
     async def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        found = {t: v for t in dict.fromkeys(texts) if (v := self._cache.get_fresh(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             for text, vector in zip(missing, await self._embed(missing), strict=True):
-                self._cache[text] = np.asarray(vector, dtype=np.float32)
+                found[text] = np.asarray(vector, dtype=np.float32)
+                self._cache.put(text, found[text])
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        return np.stack([found[t] for t in texts])
 
     async def matrix(self, labels: Sequence[Label]) -> np.ndarray:
         """One L2-normalised row per label: the mean of the vectors of its texts."""
@@ -115,12 +167,14 @@ class LabelVectors:
 
     async def bias(self, labels: Sequence[Label]) -> np.ndarray:
         """Each label's mean cosine to the neutral reference sentences (its calibration offset)."""
-        missing = [label for label in labels if label.key() not in self._bias]
+        found = {label.key(): b for label in labels if (b := self._bias.get_fresh(label.key())) is not None}
+        missing = [label for label in labels if label.key() not in found]
         if missing:
             ref = await self.vectors(list(reference_sentences()))
             for label, b in zip(missing, (ref @ (await self.matrix(missing)).T).mean(axis=0), strict=True):
-                self._bias[label.key()] = float(b)
-        return np.array([self._bias[label.key()] for label in labels], dtype=np.float32)
+                found[label.key()] = float(b)
+                self._bias.put(label.key(), float(b))
+        return np.array([found[label.key()] for label in labels], dtype=np.float32)
 
 
 class ZeroShotScorer:
@@ -195,10 +249,14 @@ class TopicModel:
         other.configure(config)
         return other
 
-    def info(self, config: TopicsConfig | dict | None = None) -> dict:
-        """What this model runs (or, given ``config``, what that configuration would run)."""
-        if config is not None:
-            return self.variant(TopicsConfig.model_validate(config)).info()
+    def overridden(self, override: TopicsOverride | dict) -> TopicModel:
+        """This configuration with a caller's overrides (validated again here: it may come over Ray)."""
+        return self.variant(TopicsOverride.model_validate(override).apply(self.config))
+
+    def info(self, override: TopicsOverride | dict | None = None) -> dict:
+        """What this model runs (or, given ``override``, what it would run with those overrides)."""
+        if override is not None:
+            return self.overridden(override).info()
         return {
             "backend": self.backend.name,
             "prompt": self.backend.prompt,
@@ -217,13 +275,12 @@ class TopicModel:
         labels: Sequence[Label] | None = None,
         top_k: int | None = None,
         threshold: float | None = None,
-        config: TopicsConfig | dict | None = None,
+        override: TopicsOverride | dict | None = None,
     ) -> Assignment:
         """Topics for each text, with candidates and provenance. Custom ``labels`` replace the
-        taxonomy, ``config`` the whole configuration, for this call only."""
-        if config is not None:
-            model = self.variant(TopicsConfig.model_validate(config))
-            return await model.assign_detailed(texts, vectors, labels, top_k, threshold)
+        taxonomy, ``override`` changes what a caller may change (see TopicsOverride), for this call only."""
+        if override is not None:
+            return await self.overridden(override).assign_detailed(texts, vectors, labels, top_k, threshold)
         if len(texts) == 0:
             return Assignment(results=[], backend=self.backend.name, prompt=self.backend.prompt)
         return await self.backend.assign(

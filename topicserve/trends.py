@@ -29,8 +29,9 @@ import numpy as np
 
 from topicserve.errors import InvalidInput
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhdw])\s*$")
+MAX_DURATION = timedelta(days=3650)  # ten years: windows, baselines and bins stay far from timedelta's range
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 METHOD = (
     "poisson-z: (recent - expected) / sqrt(expected + 1), expected from the baseline rate over the covered "
     "baseline; trending when score > 0 and recent >= min_count"
@@ -38,11 +39,14 @@ METHOD = (
 
 
 def parse_duration(value: str, field: str) -> timedelta:
-    """'7d', '12h', '2w', '30m', '45s' -> timedelta; anything else is a 422 naming ``field``."""
+    """'7d', '12h', '2w', '30m', '45s' (at most 3650d) -> timedelta; anything else is a 422 naming ``field``."""
     match = _DURATION.match(value or "")
     if not match or int(match.group(1)) == 0:
-        raise InvalidInput(f"{field} must be a positive duration like 7d, 12h or 2w, got {value!r}", field=field)
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        raise InvalidInput(f"{field} must be a positive duration like 7d, 12h or 2w, got {value[:40]!r}", field=field)
+    seconds = int(match.group(1)) * _SECONDS[match.group(2)]  # checked before a timedelta can overflow
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidInput(f"{field} must be at most 3650d (ten years), got {value.strip()!r}", field=field)
+    return timedelta(seconds=seconds)
 
 
 def compute_trends(

@@ -11,11 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Literal
 
 from topicserve.errors import InvalidInput
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*-v\d+$")
+SHIPPED_PROMPTS = tuple(sorted(p.stem for p in PROMPT_DIR.glob("*.txt") if _NAME.match(p.stem)))
+# A request may name a prompt only by one of these names: the set of files, not a path.
+PromptName = Literal[SHIPPED_PROMPTS]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
