@@ -138,7 +138,9 @@ class ApiKey:
         # compare_digest on bytes: constant time whatever the caller sent (also non-ASCII).
         if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.key):
             return await self.app(scope, receive, send)
-        denied = Unauthorized("missing or wrong API key: send it as a bearer token in the Authorization header", field="authorization")
+        denied = Unauthorized(
+            "missing or wrong API key: send it as a bearer token in the Authorization header", field="authorization"
+        )
         return await error_response(denied)(scope, receive, send)
 
 
