@@ -48,13 +48,13 @@ def _invalid(exc: RequestValidationError) -> InvalidInput:
     return InvalidInput(f"{field}: {first.get('msg', 'invalid value')}", field=field, errors=len(exc.errors()))
 
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def _http(exc: StarletteHTTPException) -> TopicServeError:
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": not UTF-8, or JSON nested too deep
+        return InvalidInput("the body could not be parsed (not UTF-8 JSON, or nested too deeply)", field="body")
     err = TopicServeError("not found" if exc.status_code == 404 else str(exc.detail), field=None)
-    if exc.status_code == 400:  # FastAPI's "There was an error parsing the body" (e.g. JSON nested too deep)
-        err.message, err.field = "the body could not be parsed (not JSON, or nested too deeply)", "body"
     err.status, err.code = exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error")
     err.headers = dict(exc.headers or {}) or None
     return err

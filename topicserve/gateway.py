@@ -74,9 +74,7 @@ class Gateway:
     async def embeddings(self, req: s.EmbeddingsRequest) -> s.EmbeddingsResponse:
         space = self._space()
         if req.model not in (None, "", space.model):
-            raise InvalidInput(
-                f"model {req.model!r} is not served here; this endpoint serves {space.model!r}", field="model"
-            )
+            raise InvalidInput(f"that model is not served here; this endpoint serves {space.model!r}", field="model")
         if req.dimensions not in (None, space.dim):
             raise InvalidInput(f"dimensions must be {space.dim} for {space.model}", field="dimensions")
         vectors = await self._embed(req.texts)

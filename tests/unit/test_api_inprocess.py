@@ -68,6 +68,8 @@ def test_startup_refuses_a_store_of_another_space(embedder, tmp_path):
 
 
 def test_unknown_route_and_method_use_the_error_format(client):
-    assert client.get("/no-such-route").json()["error"]["status"] == 404
+    resp = client.get("/no-such-route")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
     resp = client.get("/search")
-    assert resp.status_code == 405 and resp.json()["error"]["type"] == "http_error"
+    assert resp.status_code == 405 and resp.json()["error"]["type"] == "method_not_allowed"
+    assert "POST" in resp.headers["allow"]
