@@ -44,6 +44,15 @@ def test_health_readiness_and_docs(http):
     assert {"/v1/embeddings", "/documents", "/search", "/topics", "/trends", "/evaluate"} <= set(paths)
 
 
+def test_readyz_and_errors_show_no_storage_location(http, deployed):
+    storage = str(deployed[1])
+    ready = http.get(f"{BASE}/readyz")
+    assert storage not in ready.text and "storage_uri" not in ready.text
+    assert ready.headers["x-request-id"]
+    error = http.get(f"{BASE}/documents/no-such-doc").json()["error"]
+    assert error["request_id"] and storage not in error["message"]
+
+
 def test_openai_client_against_embeddings(deployed):
     client = OpenAI(base_url=f"{BASE}/v1", api_key="not-needed")
     # The client asks for base64 by default and decodes it itself.
