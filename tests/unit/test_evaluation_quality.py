@@ -119,7 +119,7 @@ def test_evaluate_endpoint(tmp_path):
         },
         {"text": "The museum raised its ticket prices for next year.", "label": "museum operations"},
     ]
-    against = {"taxonomy": [{"label": "painting"}, {"label": "museum operations"}], "calibration": "none"}
+    against = {"labels": [{"label": "painting"}, {"label": "museum operations"}], "calibration": "none"}
     with TestClient(build_app(gateway)) as http:
         body = http.post("/evaluate", json={"items": items, "against": against}).json()
         assert {"items", "mean_best_match_cosine", "mean_f1", "metrics", "table", "against"} <= set(body)
