@@ -63,7 +63,7 @@ def _http(exc: StarletteHTTPException) -> TopicServeError:
 def as_error(exc: BaseException) -> TopicServeError:
     """Every exception as a TopicServeError: ours (also when Ray wrapped it), FastAPI's, Starlette's,
     or a generic internal error whose text stays in the log, never in the response."""
-    for candidate in (getattr(exc, "cause", None), exc.__cause__, exc):
+    for candidate in (getattr(exc, "cause", None), exc, exc.__cause__):  # Ray's RayTaskError keeps ours in .cause
         if isinstance(candidate, TopicServeError) and hasattr(candidate, "message"):
             return candidate
     if isinstance(exc, RequestValidationError):
