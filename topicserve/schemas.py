@@ -48,7 +48,8 @@ def _timestamp(value: Any) -> datetime:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError("must be an ISO 8601 timestamp such as 2026-03-01T10:00:00Z") from None
+            hint = " (in a URL query, write + as %2B)" if " " in value else ""
+            raise ValueError(f"must be an ISO 8601 timestamp such as 2026-03-01T10:00:00Z{hint}") from None
     if not isinstance(value, datetime):
         raise ValueError("must be an ISO 8601 timestamp string such as 2026-03-01T10:00:00Z")
     if value.tzinfo is None or value.utcoffset() is None:
