@@ -38,8 +38,9 @@ def public(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [public(v) for v in value]
     if isinstance(value, str):
-        if "://" in value or value.startswith(("/", "~", "./", "../", "\\")) or re.match(r"^[A-Za-z]:\\", value):
-            return PurePosixPath(value.replace("\\", "/").split("://", 1)[-1].rstrip("/")).name or "(hidden)"
+        pathlike = "://" in value or value.startswith(("/", "~", "./", "../", "\\")) or re.match(r"^[A-Za-z]:\\", value)
+        if pathlike and not re.search(r"\s", value):
+            value = PurePosixPath(value.replace("\\", "/").split("://", 1)[-1].rstrip("/")).name or "(hidden)"
         return redact(value)
     return value
 

@@ -145,3 +145,18 @@ def test_topic_model_uses_the_bounded_cache(embedder):
 
     model = TopicModel(embed)
     assert model.label_vectors._cache.size == Settings().label_cache_size
+
+
+def test_public_drops_locations_and_secrets():
+    from topicserve.gateway import public
+
+    shown = public(
+        {
+            "state": {"documents": 3, "storage_uri": "s3://user:pw@bucket/x", "index_path": "/data/idx"},
+            "embedder": {"model": "/models/my-minilm/", "max_tokens": 256, "hub": "sentence-transformers/x"},
+            "note": "see s3://bucket/prefix and token ghp_abcdefghijklmnop",
+        }
+    )
+    assert shown["state"] == {"documents": 3}
+    assert shown["embedder"] == {"model": "my-minilm", "max_tokens": 256, "hub": "sentence-transformers/x"}
+    assert "ghp_abcdefghijklmnop" not in str(shown)
