@@ -178,8 +178,19 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
+def _access_log_on() -> None:
+    """One INFO line per request must reach the log also where nobody configured logging (a Serve
+    replica configures only Ray's own loggers): then it goes to stderr, the replica's log file."""
+    access_log.setLevel(logging.INFO)
+    if not access_log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        access_log.addHandler(handler)
+
+
 def build_app(gateway: Gateway, settings: Settings | None = None, *, behind_serve: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    _access_log_on()
     app = FastAPI(
         title="topicserve",
         version=__version__,
