@@ -15,6 +15,7 @@ from topicserve import schemas as s
 from topicserve.errors import PayloadTooLarge, TopicServeError
 from topicserve.gateway import Gateway
 from topicserve.settings import get_settings
+from topicserve.ui import mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,10 @@ def build_app(gateway: Gateway) -> FastAPI:
         title="topicserve",
         version=__version__,
         description="Semantic search, topic tagging and trending topics over a document stream.",
+        docs_url=None,  # /docs is served offline by mount_ui; FastAPI's own loads Swagger UI from a CDN
+        redoc_url=None,  # ReDoc too loads from a CDN: blank offline
     )
+    mount_ui(app)
     app.add_middleware(BodyLimit, limit=get_settings().max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
