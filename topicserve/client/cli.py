@@ -63,9 +63,9 @@ def guarded(command):
     return run
 
 
-def progress() -> Progress:
+def progress(*, disable: bool = False) -> Progress:
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    return Progress(*columns, console=err, transient=False)
+    return Progress(*columns, console=err, transient=False, disable=disable)
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -93,7 +93,8 @@ def ingest(args: argparse.Namespace) -> int:
             done, batches = done + len(batch), batches + 1
             bar.advance(task, len(batch))
     summary = {"ingested": done, "batches": batches, "file": str(path)}
-    print_json(summary) if args.json else print(f"ingested {done} documents from {path} in {batches} batches")
+    plural = "batch" if batches == 1 else "batches"
+    print_json(summary) if args.json else print(f"ingested {done} documents from {path} in {batches} {plural}")
     return OK
 
 
@@ -142,7 +143,7 @@ def topics(args: argparse.Namespace) -> int:
     texts = _texts(args)
     results: list[dict] = []
     resp: dict = {}
-    with make_client(args) as client, progress() as bar:
+    with make_client(args) as client, progress(disable=len(texts) <= args.batch_size) as bar:
         task = bar.add_task("topics", total=len(texts))
         for batch in batched(texts, args.batch_size):
             resp = client.topics(batch, top_k=args.top_k, threshold=args.threshold)
