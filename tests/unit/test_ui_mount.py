@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from topicserve.api import build_app
 from topicserve.gateway import Gateway
-from topicserve.ui import STATIC, mount_ui
+from topicserve.ui import STATIC, is_public_path, mount_ui
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +59,8 @@ def test_vendored_files_and_their_licenses_are_in_the_package():
 def test_mount_ui_needs_an_app_without_fastapis_cdn_docs():
     with pytest.raises(ValueError, match="docs_url=None"):
         mount_ui(FastAPI())
+
+
+def test_public_paths_are_the_page_its_assets_and_the_docs():
+    assert all(map(is_public_path, ["/ui", "/ui/", "/ui/static/app.js", "/docs", "/openapi.json"]))
+    assert not any(map(is_public_path, ["/search", "/documents/x", "/uix", "/docsx", "/trends"]))

@@ -25,8 +25,14 @@ UI_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
-# Paths that serve the page and the docs: no API key needed (the data routes they call need one).
-PUBLIC_PATHS = ("/ui", "/ui/", ASSETS + "/", "/docs", "/docs/oauth2-redirect")
+# What the page and the docs need without an API key (the data routes they call need one).
+# /openapi.json is among them: without it /docs shows "Failed to load API definition".
+PUBLIC_EXACT = frozenset({"/ui", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+
+
+def is_public_path(path: str) -> bool:
+    """True for the page, its assets and the docs: the routes an API-key check should let through."""
+    return path in PUBLIC_EXACT or path.startswith("/ui/")
 
 
 def _root(request: Request) -> str:

@@ -201,7 +201,7 @@
     let hot = 0;
     const series = [{}, ...topics.map((t) => seriesStyle(t, trending, trending.has(t.topic) ? hot++ : 0))];
     const opts = {
-      width: Math.max(320, box.clientWidth || 800),
+      width: Math.max(320, (box.clientWidth || 816) - 16),
       height: 320,
       series,
       scales: { x: { time: true } },
@@ -209,6 +209,11 @@
     };
     chart = new uPlot(opts, data, box);
   }
+
+  window.addEventListener("resize", () => {
+    const box = $("#trend-chart");
+    if (chart && box.clientWidth) chart.setSize({ width: Math.max(320, box.clientWidth - 16), height: 320 });
+  });
 
   function trendItem(t) {
     return el("li", { "data-topic": t.topic, class: t.candidate ? "candidate" : "" },
