@@ -88,7 +88,8 @@ def ingest(args: argparse.Namespace) -> int:
             except ApiError as exc:
                 where = _where(exc, batch) or f"{batch[0][0]} to {batch[-1][0]}"
                 exc.message = f"{path} {where}: {exc.message}"
-                exc.note = f"{done} documents were ingested before this batch; the batch stored nothing"
+                after = "the batch stored nothing" if exc.is_client_error else "re-running the file is safe (by id)"
+                exc.note = f"{done} documents were ingested before this batch; {after}"
                 raise
             done, batches = done + len(batch), batches + 1
             bar.advance(task, len(batch))
