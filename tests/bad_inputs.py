@@ -539,7 +539,8 @@ AUTH = [
     get("auth: trends without a key", TR, 401, "authorization", key=None),
     post("auth: evaluate with a wrong key", EV, evaluate(), 401, "authorization", key="nope"),
     post("auth: embeddings without a key", E, {"input": "x"}, 401, "authorization", key=None),
-    get("auth: openapi.json without a key", "/openapi.json", 401, "authorization", key=None),
+    # /ui, /docs and /openapi.json are public (the page and the schema hold no data); every data route is not.
+    get("auth: a nested document path without a key", "/documents/x/y", 401, "authorization", key=None),
     get("auth: unknown route without a key", "/admin", 401, "authorization", key=None),
 ]
 

@@ -22,6 +22,7 @@ from topicserve.errors import InvalidInput, NotReady, PayloadTooLarge, TopicServ
 from topicserve.gateway import Gateway
 from topicserve.redact import redact
 from topicserve.settings import Settings, get_settings
+from topicserve.ui import is_public_path, mount_ui
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("topicserve.access")
@@ -132,7 +133,7 @@ class ApiKey:
         self.app, self.key = app, key.encode()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or is_public_path(scope["path"]):
             return await self.app(scope, receive, send)
         scheme, _, given = dict(scope.get("headers", [])).get(b"authorization", b"").partition(b" ")
         # compare_digest on bytes: constant time whatever the caller sent (also non-ASCII).
@@ -196,7 +197,10 @@ def build_app(gateway: Gateway, settings: Settings | None = None, *, behind_serv
         version=__version__,
         description="Semantic search, topic tagging and trending topics over a document stream. "
         "Limits, errors, auth and request ids: docs/api.md.",
+        docs_url=None,  # /docs is served offline by mount_ui; FastAPI's own loads Swagger UI from a CDN
+        redoc_url=None,  # ReDoc too loads from a CDN: blank offline
     )
+    mount_ui(app)
     # add_middleware puts the last one outermost: RequestContext > CORS > ApiKey > BodyLimit > routes.
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.api_key is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from topicserve.client.cli import add_client_options, evaluate_remote
 from topicserve.evaluation.metrics import EvalReport, load_items, run_evaluation
 from topicserve.evaluation.report import to_html, to_markdown
 from topicserve.topics import TopicModel, TopicsConfig
@@ -59,6 +60,8 @@ async def evaluate_configs(items, configs: list[tuple[str, TopicsConfig]], *, em
 
 
 def run(args) -> int:
+    if args.url:  # against a running service instead of in-process
+        return evaluate_remote(args)
     items = load_items(args.file)
     configs = [("current", load_config(args.config, args.labels))]
     if args.against:
@@ -87,4 +90,5 @@ def register(sub) -> None:
     p.add_argument("--config", help="TopicsConfig YAML (e.g. the Topics user_config); default: built-in defaults")
     p.add_argument("--against", help="a second TopicsConfig YAML, evaluated side by side")
     p.add_argument("--out", help="write the report to .md, .html or .json")
+    add_client_options(p, url_help="evaluate on this running service (its /evaluate) instead of in-process")
     p.set_defaults(func=run)
