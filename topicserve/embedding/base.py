@@ -103,6 +103,7 @@ class Backend(ABC):
     tokenizer: object  # a Hugging Face fast tokenizer
     max_tokens: int
     dim: int
+    threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
 
     @abstractmethod
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray: ...
@@ -213,7 +214,12 @@ class Embedder:
         return agreement
 
     def info(self) -> dict:
-        return {**self.space.model_dump(), "device": self.device, "max_tokens": self.max_tokens}
+        return {
+            **self.space.model_dump(),
+            "device": self.device,
+            "max_tokens": self.max_tokens,
+            "threads": self.backend.threads,
+        }
 
     def _windows(self, text: str) -> list[tuple[str, int]]:
         """Split ``text`` into model-sized windows of (text, token count); one window if it fits."""

@@ -160,7 +160,7 @@ class OnnxBackend(Backend):
         self.dim, self.max_tokens, self.inputs = int(meta["dim"]), int(meta["max_tokens"]), meta["inputs"]
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: onnxruntime's default (the physical cores)
+        options.intra_op_num_threads = self.threads = threads  # 0: onnxruntime's default (the physical cores)
         options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])

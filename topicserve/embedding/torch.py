@@ -24,6 +24,7 @@ class TorchBackend(Backend):
         elif threads > 0:
             # Ray sets torch's threads to the actor's num_cpus; the replica passes its own count.
             torch.set_num_threads(threads)
+        self.threads = torch.get_num_threads()
         self.tokenizer = self.model.tokenizer
         self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
