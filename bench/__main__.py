@@ -18,6 +18,7 @@ Writes bench/results/bench-<time>.{md,json} and bench/results/latest.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -82,24 +83,27 @@ def service_rows(texts: list[str], args) -> list[dict]:
     if args.url:
         return [http_row(f"service at {args.url}", f"{args.url}/v1/embeddings", texts, args)]
     rows = []
-    with ray_lock():
-        for cfg in parse_configs(args.configs):
-            url = deploy(cfg, args.port)
-            row = http_row(f"service /v1/embeddings: {cfg.label()}", f"{url}/v1/embeddings", texts, args)
-            rows.append(row | cfg.model_dump())
+    for cfg in parse_configs(args.configs):
+        url = deploy(cfg, args.port)
+        row = http_row(f"service /v1/embeddings: {cfg.label()}", f"{url}/v1/embeddings", texts, args)
+        rows.append(row | cfg.model_dump())
     return rows
 
 
 def one_run(texts: list[str], args, parts: set[str]) -> dict:
-    run = {"loadavg": os.getloadavg(), "rows": []}
-    print(f"run: load average {run['loadavg']}", flush=True)
-    if "raw" in parts:
-        run["rows"] += raw_rows(texts, args.batch)
-    if "infinity" in parts:
-        run["rows"] += infinity_rows(texts, args)
-    if "service" in parts:
-        run["rows"] += service_rows(texts, args)
-    run["loadavg_after"] = os.getloadavg()
+    """Every peer of one run back to back; under the Ray lock when it deploys the service, so that the
+    e2e tests of others do not run in the middle of it (and a cluster of ours never outlives it)."""
+    deploys = "service" in parts and not args.url
+    with ray_lock() if deploys else contextlib.nullcontext():
+        run = {"loadavg": os.getloadavg(), "rows": []}
+        print(f"run: load average {run['loadavg']}", flush=True)
+        if "raw" in parts:
+            run["rows"] += raw_rows(texts, args.batch)
+        if "infinity" in parts:
+            run["rows"] += infinity_rows(texts, args)
+        if "service" in parts:
+            run["rows"] += service_rows(texts, args)
+        run["loadavg_after"] = os.getloadavg()
     return headline.annotate(run)
 
 
