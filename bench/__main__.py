@@ -37,8 +37,8 @@ from topicserve.settings import DEFAULT_MODEL
 
 CORES = os.cpu_count() or 1
 # Embedder sizes on the service, BACKEND:REPLICASxTHREADS: as shipped (1 replica, num_cpus 1 ->
-# 1 thread), threads = cores, replicas x threads = cores; and the int8 backend.
-DEFAULT_CONFIGS = f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,onnx-int8:1x1,onnx-int8:1x{CORES}"
+# 1 thread), threads = cores, replicas x 1 thread = cores; the same for the int8 backend.
+DEFAULT_CONFIGS = f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,onnx-int8:1x1,onnx-int8:1x{CORES},onnx-int8:{CORES}x1"
 
 
 def parse_configs(spec: str) -> list[ServiceConfig]:
