@@ -76,7 +76,8 @@ def deploy(cfg: ServiceConfig, port: int) -> str:
     subprocess.run(cmd, cwd=ROOT, check=True, env=None)
     url = f"http://127.0.0.1:{port}"
     embedder = requests.get(f"{url}/readyz", timeout=30).json()["embedder"]
-    if embedder.get("backend", "torch") != cfg.backend or embedder.get("threads", cfg.threads) != cfg.threads:
+    # The app answering must be this one: this backend and thread count (a stale or foreign app would not).
+    if embedder.get("backend") != cfg.backend or embedder.get("threads") != cfg.threads:
         raise RuntimeError(f"deployed embedder {embedder} is not the configured {cfg.label()}")
     print(f"deployed {cfg.label()} in {time.perf_counter() - start:.1f}s", flush=True)
     return url
