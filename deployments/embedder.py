@@ -20,6 +20,13 @@ class EmbedderConfig(BaseModel):
     batch_wait_timeout_s: float = Field(0.01, ge=0.0, le=5.0)
 
 
+def replica_cpus() -> int:
+    """The CPUs Ray reserved for this replica (``num_cpus``): torch/onnxruntime threads by default."""
+    import ray
+
+    return max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+
+
 @serve.deployment(
     name="Embedder",
     max_ongoing_requests=64,  # above max_batch_size, or batches never fill
@@ -29,7 +36,8 @@ class EmbedderConfig(BaseModel):
 class Embedder:
     def __init__(self) -> None:
         settings = get_settings()
-        self.model = EmbeddingModel(settings.embedding_model, settings.embedding_device, threads=settings.torch_threads)
+        threads = settings.torch_threads or replica_cpus()
+        self.model = EmbeddingModel(settings.embedding_model, settings.embedding_device, threads=threads)
 
     def reconfigure(self, config: dict) -> None:
         cfg = EmbedderConfig.model_validate(config)

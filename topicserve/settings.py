@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,7 +27,19 @@ class Settings(BaseSettings):
         description="Hub id, local directory, or a packaged model name of the sentence embedder.",
     )
     embedding_device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    torch_threads: int = Field(0, ge=0, description="CPU threads for torch; 0 keeps Ray's choice.")
+    # --- embedding backends and threads (issue 11: speed) ---
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch", description="torch (sentence-transformers) | onnx (fp32, onnxruntime) | onnx-int8 (quantized)."
+    )
+    torch_threads: int = Field(
+        0, ge=0, description="CPU threads for torch/onnxruntime in an Embedder; 0: the replica's CPUs."
+    )
+    onnx_cache_dir: str = Field("", description="Where exported ONNX models are cached; empty: the user cache dir.")
+    onnx_min_cosine: float = Field(
+        0.99, ge=0.0, le=1.0, description="Load gate: least mean cosine of an ONNX backend to torch fp32."
+    )
+    onnx_reduce_range: bool = Field(False, description="int8 quantization with 7-bit weights (reduce_range).")
+    # --- end of embedding backends ---
     storage_uri: str = Field(
         ".data/store", description="Where documents and vectors persist (local dir or smart_open URI)."
     )

@@ -1,0 +1,146 @@
+"""One benchmark command: every peer back to back on the same texts and model files; ratios are the headline.
+
+    python -m bench [--n 2048] [--runs 2] [--parts raw,infinity,service,quality] [--url URL]
+    make bench
+
+Peers (each run, in this order, on the same AG News texts cut to one sentence):
+  raw      in-process sentence-transformers encode (torch fp32, batch 32; all cores and 1 thread) and
+           topicserve's Embedder on onnx and onnx-int8;
+  infinity infinity-emb 0.0.78 (torch engine, batch 64) in build/venv-infinity on a loopback port;
+  service  POST /v1/embeddings of topicserve on local Ray (32 texts a request, 4 clients), one
+           deployment per Embedder configuration (backend, replicas x threads), started under the
+           Ray lock with `python -m topicserve up --no-demo` and stopped; or the service at --url;
+  quality  (once) int8 vs fp32: reduce_range chosen on the dev rows, then mean cosine on 1,000 test
+           texts and the AG News zero-shot accuracy drop on rows 2000+.
+Writes bench/results/bench-<time>.{md,json} and bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import embeddings, headline, quality, report
+from bench import infinity as infinity_peer
+from bench.load import http_embedder, latency_p50_ms, throughput
+from bench.service import ServiceConfig, deploy, ray_lock
+from bench.texts import short_texts
+from topicserve.embedding import model_directory
+from topicserve.settings import DEFAULT_MODEL
+
+CORES = os.cpu_count() or 1
+# Embedder sizes on the service, BACKEND:REPLICASxTHREADS: as shipped (1 replica, num_cpus 1 ->
+# 1 thread), threads = cores, replicas x 1 thread = cores; the same for the int8 backend.
+DEFAULT_CONFIGS = f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,onnx-int8:1x1,onnx-int8:1x{CORES},onnx-int8:{CORES}x1"
+
+
+def parse_configs(spec: str) -> list[ServiceConfig]:
+    configs = []
+    for item in spec.split(","):
+        backend, size = item.split(":")
+        replicas, threads = (int(x) for x in size.split("x"))
+        # Ray's num_cpus is a reservation, not a limit: 1 for one replica, shared out for several,
+        # so that the other deployments (0.75 CPU together) still fit on a small machine.
+        configs.append(ServiceConfig(backend=backend, replicas=replicas, threads=threads,
+                                     num_cpus=1.0 if replicas == 1 else round(1.0 / replicas, 2)))  # fmt: skip
+    return configs
+
+
+def raw_rows(texts: list[str], batch: int) -> list[dict]:
+    rows = [embeddings.sentence_transformers_row(texts, batch, CORES)]
+    rows.append(embeddings.sentence_transformers_row(texts, batch, 1))
+    embeddings.set_torch_threads(CORES)
+    for backend, threads in (("onnx", CORES), ("onnx-int8", CORES), ("onnx-int8", 1)):
+        rows.append(embeddings.backend_row(backend, texts, batch, threads))
+    return rows
+
+
+def http_row(peer: str, url: str, texts: list[str], args, model: str | None = None, **extra) -> dict:
+    call = http_embedder(url, model)
+    return {
+        "peer": peer,
+        "kind": "http",
+        "texts_per_s": throughput(call, texts, args.batch, args.concurrency),
+        "p50_ms": latency_p50_ms(call, texts),
+        **extra,
+    }
+
+
+def infinity_rows(texts: list[str], args) -> list[dict]:
+    with infinity_peer.serve(model_directory(DEFAULT_MODEL), args.infinity_port, batch_size=64) as url:
+        peer = f"Infinity {infinity_peer.version()} /embeddings (torch engine, batch 64)"
+        return [http_row(peer, f"{url}/embeddings", texts, args, model="bench", backend="torch")]
+
+
+def service_rows(texts: list[str], args) -> list[dict]:
+    if args.url:
+        return [http_row(f"service at {args.url}", f"{args.url}/v1/embeddings", texts, args)]
+    rows = []
+    for cfg in parse_configs(args.configs):
+        try:
+            url = deploy(cfg, args.port)
+        except (RuntimeError, subprocess.CalledProcessError) as exc:  # one size failing keeps the others
+            print(f"skipped {cfg.label()}: {exc}", flush=True)
+            continue
+        row = http_row(f"service /v1/embeddings: {cfg.label()}", f"{url}/v1/embeddings", texts, args)
+        rows.append(row | cfg.model_dump())
+    return rows
+
+
+def one_run(texts: list[str], args, parts: set[str]) -> dict:
+    """Every peer of one run back to back; under the Ray lock when it deploys the service, so that the
+    e2e tests of others do not run in the middle of it (and a cluster of ours never outlives it)."""
+    deploys = "service" in parts and not args.url
+    with ray_lock() if deploys else contextlib.nullcontext():
+        run = {"loadavg": os.getloadavg(), "rows": []}
+        print(f"run: load average {run['loadavg']}", flush=True)
+        if "raw" in parts:
+            run["rows"] += raw_rows(texts, args.batch)
+        if "infinity" in parts:
+            run["rows"] += infinity_rows(texts, args)
+        if "service" in parts:
+            run["rows"] += service_rows(texts, args)
+        run["loadavg_after"] = os.getloadavg()
+    return headline.annotate(run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2048, help="texts per throughput measurement")
+    parser.add_argument("--runs", type=int, default=2, help="repeat every peer this often (the spread)")
+    parser.add_argument("--parts", default="raw,infinity,service,quality")
+    parser.add_argument("--batch", type=int, default=32, help="texts per request / per encode call")
+    parser.add_argument("--concurrency", type=int, default=4, help="HTTP requests in flight")
+    parser.add_argument("--url", help="measure this running service instead of deploying one")
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="service Embedder sizes, BACKEND:RxT,...")
+    # Not 8000: another cluster on this machine (a helper's, a test's) may serve there.
+    parser.add_argument("--port", type=int, default=18123, help="HTTP port of the bench's service")
+    parser.add_argument("--infinity-port", type=int, default=7997)
+    parser.add_argument("--quality-n", type=int, default=1000)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results")))
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    texts = short_texts(args.n)
+    result = {"machine": report.machine(), "n": args.n, "args": vars(args), "runs": []}
+    for _ in range(args.runs):
+        result["runs"].append(one_run(texts, args, parts))
+    if "quality" in parts:
+        result["quality"] = {"dev": quality.choose_reduce_range(args.quality_n, CORES),
+                             "test": quality.quality_on_test_rows(args.quality_n)}  # fmt: skip
+    result["headline"] = headline.lines(result)
+    path = report.write(result, Path(args.out))
+    print(path.read_text())
+    print(f"written: {path} (and .json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Load generators, shared by every peer: batch throughput with concurrent clients, single-text latency."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+
+def throughput(call: Callable[[list[str]], object], texts: list[str], batch: int, concurrency: int = 1) -> float:
+    """texts/s of ``call`` over ``texts`` in chunks of ``batch``, ``concurrency`` calls in flight."""
+    chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+    call(chunks[0])  # warm-up
+    start = time.perf_counter()
+    if concurrency == 1:
+        for chunk in chunks:
+            call(chunk)
+    else:
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(call, chunks))
+    return len(texts) / (time.perf_counter() - start)
+
+
+def latency_p50_ms(call: Callable[[list[str]], object], texts: list[str], n: int = 200) -> float:
+    """Median milliseconds of ``n`` sequential single-text calls."""
+    call(texts[:1])
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        call([texts[i % len(texts)]])
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def http_embedder(url: str, model: str | None = None) -> Callable[[list[str]], object]:
+    """POST {url}/v1/embeddings (OpenAI shape, float JSON), on one keep-alive session per thread."""
+    import threading
+
+    local = threading.local()
+
+    def call(texts: list[str]) -> object:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        body = {"input": texts} | ({"model": model} if model else {})
+        resp = session.post(url, json=body, timeout=300)
+        resp.raise_for_status()
+        data = resp.json()["data"]
+        assert len(data) == len(texts)
+        return data
+
+    return call

@@ -1,0 +1,125 @@
+"""The bench's output: one JSON file with every measurement and a markdown table of the ratios."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ["torch", "sentence-transformers", "transformers", "onnxruntime", "onnx", "ray", "numpy"]
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def cpu_flags() -> list[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = line.split(":", 1)[1].split()
+            return sorted(f for f in flags if "vnni" in f or f in ("avx2", "avx512f", "amx_int8"))
+    return []
+
+
+def machine() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout)
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "git_sha": sha + ("-dirty" if dirty else ""),
+    }
+
+
+def spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}–{fmt.format(hi)}"
+
+
+def peers_table(runs: list[dict]) -> list[str]:
+    """One line per peer: texts/s, ratio to raw sentence-transformers encode of the same run, p50."""
+    lines = ["| peer | texts/s | × raw torch encode | × Infinity | single-text p50 ms |", "|---|---|---|---|---|"]
+    names = list(dict.fromkeys(row["peer"] for run in runs for row in run["rows"]))
+    for name in names:
+        rows = [(run, row) for run in runs for row in run["rows"] if row["peer"] == name]
+        rate = [row["texts_per_s"] for _, row in rows]
+        vs_raw = [row["texts_per_s"] / run["reference"] for run, row in rows if run.get("reference")]
+        vs_inf = [row["texts_per_s"] / run["infinity"] for run, row in rows if run.get("infinity")]
+        p50 = [row.get("p50_ms") for _, row in rows]
+        lines.append(
+            f"| {name} | {spread(rate)} | {spread(vs_raw, '{:.2f}')} | {spread(vs_inf, '{:.2f}')} "
+            f"| {spread(p50, '{:.1f}')} |"
+        )
+    return lines
+
+
+def markdown(result: dict) -> str:
+    m, runs = result["machine"], result["runs"]
+    loads = ", ".join(f"{run['loadavg'][0]:.2f}" for run in runs)
+    lines = [
+        f"# topicserve bench, {m['when']}",
+        "",
+        f"{m['cpu']} ({m['cores']} cores; {' '.join(m['cpu_flags'])}), git {m['git_sha'][:12]}, "
+        f"{result['n']} AG News texts cut to one sentence, {len(runs)} run(s) (min–max shown); "
+        f"1-min load average before each run: {loads}.",
+        "",
+        *peers_table(runs),
+        "",
+        *result.get("headline", []),
+    ]
+    quality = result.get("quality")
+    if quality:
+        lines += ["", "## int8 quality", "", *quality_lines(quality)]
+    lines += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)]
+    return "\n".join(lines) + "\n"
+
+
+def quality_lines(q: dict) -> list[str]:
+    out = ["| dev rows (0-1999) | gate cosine | mean cosine | min cosine | texts/s |", "|---|---|---|---|---|"]
+    for r in q.get("dev", []):
+        out.append(
+            f"| reduce_range={r['reduce_range']} | {r['gate_cosine']:.4f} | {r['mean_cosine']:.4f} "
+            f"| {r['min_cosine']:.4f} | {r['texts_per_s']:.0f} |"
+        )
+    t = q.get("test")
+    if t:
+        out += [
+            "",
+            f"test rows (2000+): mean cosine int8 vs fp32 {t['mean_cosine']:.4f} (min {t['min_cosine']:.4f}) on "
+            f"{t['n']} texts; AG News zero-shot accuracy on {t['accuracy_rows']} rows: "
+            f"torch {t['accuracy_torch']:.4f}, "
+            f"onnx-int8 {t['accuracy_onnx-int8']:.4f} (drop {t['accuracy_drop_pt']:.2f} pt).",
+        ]
+    return out
+
+
+def write(result: dict, out_dir: Path) -> Path:
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = result["machine"]["when"].replace(":", "").replace("+0000", "Z")
+    (out_dir / f"bench-{stamp}.json").write_text(json.dumps(result, indent=1))
+    text = markdown(result)
+    (out_dir / f"bench-{stamp}.md").write_text(text)
+    (out_dir / "latest.md").write_text(text)
+    return out_dir / f"bench-{stamp}.md"
