@@ -53,7 +53,7 @@ class Gateway:
     async def startup(self) -> None:
         """Learn the embedder's space and bind the store to it; a mismatch fails loudly here."""
         info = await self.embedder.info()
-        space = EmbeddingSpace(model=info["model"], dim=info["dim"], normalized=info["normalized"])
+        space = EmbeddingSpace.from_info(info)
         await self.state.bind(space)
         self.space = space
 
