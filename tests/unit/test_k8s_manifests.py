@@ -14,7 +14,7 @@ import yaml
 from kubernetes.client import ApiClient
 
 from topicserve.k8s import kustomize, schema
-from topicserve.k8s.sync import cpu_serve_config, ray_version, sync
+from topicserve.k8s.sync import K8S_RESOURCES, cpu_serve_config, k8s_serve_config, k8s_serve_text, ray_version, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ["dev", "prod"]
@@ -125,13 +125,26 @@ def test_sync_detects_drift(tmp_path):
     stale = sync(tmp_path, check=True)
     assert {str(p) for p in stale} == {"k8s/base/rayservice.yaml", "k8s/overlays/dev/serve-config.patch.yaml"}
     assert sync(tmp_path) == stale and sync(tmp_path, check=True) == []
-    assert yaml.safe_load((tmp_path / "k8s/base/rayservice.yaml").read_text())["spec"]["serveConfigV2"] == edited
+    assert yaml.safe_load((tmp_path / "k8s/base/rayservice.yaml").read_text())["spec"]["serveConfigV2"] == (
+        k8s_serve_text(edited)
+    )
 
 
-def test_base_and_prod_serve_config_is_serve_config_yaml_verbatim():
+def test_base_and_prod_serve_config_is_serve_config_yaml_plus_the_store_placement():
     base = yaml.safe_load((ROOT / "k8s/base/rayservice.yaml").read_text())
-    assert base["spec"]["serveConfigV2"] == SERVE_TEXT
-    assert rayservice("prod")["spec"]["serveConfigV2"] == SERVE_TEXT
+    assert base["spec"]["serveConfigV2"] == k8s_serve_text(SERVE_TEXT)
+    assert rayservice("prod")["spec"]["serveConfigV2"] == k8s_serve_text(SERVE_TEXT)
+    assert yaml.safe_load(base["spec"]["serveConfigV2"]) == k8s_serve_config(SERVE)
+    # Only the placement differs, and serve_config.yaml's comments survive in the RayService.
+    added = deployments(yaml.safe_load(base["spec"]["serveConfigV2"]))["State"]["ray_actor_options"]["resources"]
+    assert added == K8S_RESOURCES["State"]
+    assert "# Exactly one replica" in base["spec"]["serveConfigV2"]
+
+
+def test_serve_config_asks_for_no_custom_resource_a_plain_ray_start_lacks():
+    """`ray start --head` then `serve deploy serve_config.yaml` must be schedulable: no custom resources."""
+    for dep in deployments(SERVE).values():
+        assert not (dep.get("ray_actor_options") or {}).get("resources"), dep["name"]
 
 
 def test_dev_serve_config_is_the_cpu_variant_of_serve_config_yaml():
