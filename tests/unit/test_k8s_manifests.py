@@ -401,3 +401,56 @@ def test_state_can_only_run_on_the_group_with_the_store_volume(overlay):
     assert holders == ["cpu"]
     cpu = dict(groups(obj))["cpu"]
     assert cpu["maxReplicas"] == 1 and 2 * next(iter(needed.values())) > _custom_resources(cpu)[next(iter(needed))]
+
+
+# ---- prod exposure: API key, CORS, S3 credentials from Secrets; TLS on the Ingress -------------
+def example_secret(name: str) -> dict:
+    secret = yaml.safe_load((ROOT / "k8s/examples" / name).read_text())
+    assert roundtrip(secret, "V1Secret") == secret
+    return secret
+
+
+def worker_env(obj: dict) -> dict[str, dict[str, dict]]:
+    return {
+        name: {e["name"]: e for e in group["template"]["spec"]["containers"][0]["env"]}
+        for name, group in groups(obj)
+        if name != "head"
+    }
+
+
+def test_prod_takes_the_api_key_from_a_required_secret_on_every_worker():
+    secret = example_secret("api-key-secret.yaml")
+    for name, env in worker_env(rayservice("prod")).items():
+        ref = env["TOPICSERVE_API_KEY"]["valueFrom"]["secretKeyRef"]
+        assert "value" not in env["TOPICSERVE_API_KEY"], name
+        assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"], name
+        assert ref["optional"] is False, f"{name}: a pod must not start without the API key"
+        assert env["TOPICSERVE_CORS_ORIGINS"]["value"] == "", name
+
+
+def test_prod_takes_s3_credentials_from_a_secret_with_the_standard_names():
+    secret = example_secret("s3-secret.yaml")
+    for name, env in worker_env(rayservice("prod")).items():
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "TOPICSERVE_STORAGE_ENDPOINT"):
+            assert "value" not in env[var], f"{name}: {var} must come from the Secret"
+            ref = env[var]["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"], (name, var)
+
+
+def test_example_secrets_hold_placeholders_only():
+    for name in ("api-key-secret.yaml", "s3-secret.yaml"):
+        for key, value in example_secret(name)["stringData"].items():
+            assert value in ("", "REPLACE_ME") or value.startswith("REPLACE_ME_"), (name, key)
+
+
+def test_dev_needs_no_secret():
+    for name, env in worker_env(rayservice("dev")).items():
+        assert "TOPICSERVE_API_KEY" not in env and not any(k.startswith("AWS_") for k in env), name
+
+
+def test_prod_ingress_terminates_tls_for_its_host():
+    (ingress,) = [o for o in render("prod") if o["kind"] == "Ingress"]
+    hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+    (tls,) = ingress["spec"]["tls"]
+    assert set(tls["hosts"]) == hosts and tls["secretName"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
