@@ -20,17 +20,17 @@ log = logging.getLogger(__name__)
 class EmbedderConfig(BaseModel):
     """`user_config` of the Embedder: batching knobs, applied live in `reconfigure`."""
 
-    max_batch_size: int = Field(16, ge=1, le=1024)
+    max_batch_size: int = Field(8, ge=1, le=1024)
     batch_wait_timeout_s: float = Field(0.01, ge=0.0, le=5.0)
 
 
 @serve.deployment(
     name="Embedder",
     # = max_batch_size, so one batch can fill; what waits beyond that is bounded by the queue.
-    # Sized in docs/operations.md (bench/overload.py): 16 + 16 requests of 16 texts is ~3 s of work
-    # on 2 CPU cores; the ingress's admission limit bounds requests of many or long texts.
-    max_ongoing_requests=16,
-    max_queued_requests=16,
+    # Sized in docs/operations.md (bench/overload.py): 8 + 8 requests of 16 texts is a few seconds
+    # of work on 2 CPU cores; the ingress's admission limit bounds requests of many or long texts.
+    max_ongoing_requests=8,
+    max_queued_requests=8,
     ray_actor_options={"num_cpus": 1, "num_gpus": 0},
     user_config=EmbedderConfig().model_dump(),
 )
@@ -47,7 +47,7 @@ class Embedder:
         self._batched.set_max_batch_size(cfg.max_batch_size)
         self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def _batched(self, requests: list[list[str]]) -> list[np.ndarray]:
         flat = [text for texts in requests for text in texts]
         self._batch_started = time.monotonic()

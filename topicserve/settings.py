@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         "under serve_config.yaml's http_options.request_timeout_s (60), or Ray's proxy answers a plain 408 first.",
     )
     max_texts_in_flight: int = Field(
-        512,
+        256,
         ge=1,
         description="Admission limit per Ingress replica: texts being embedded at once (a long text counts once "
         "per 1,000 characters). Past it, a JSON 503 with Retry-After at once.",
