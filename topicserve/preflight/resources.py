@@ -48,8 +48,12 @@ def cluster_nodes(address: str) -> dict[str, dict[str, float]]:
     return {f"node {n.node_name}": {k: float(v) for k, v in (n.resources_total or {}).items()} for n in nodes}
 
 
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
 def fix_for(missing: dict[str, dict[str, float]], where: str) -> str:
-    resources = json.dumps({k: v for want in missing.values() for k, v in want.items()})
+    resources = json.dumps({k: _number(v) for want in missing.values() for k, v in want.items()})
     if where == "k8s":
         quoted = json.dumps(resources)
         return f"add rayStartParams.resources: '{quoted}' to the worker group meant to run them"
