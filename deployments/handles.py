@@ -79,8 +79,9 @@ class HandleClient:
         return call
 
     async def _call(self, method, deployment: str, name: str, args: tuple, kwargs: dict) -> Any:
-        response = method.remote(*args, **kwargs)
+        response = None
         try:
+            response = method.remote(*args, **kwargs)  # returns at once; routing happens on await
             return await asyncio.wait_for(_result(response), self.timeout_s)
         except TimeoutError:
             response.cancel()
