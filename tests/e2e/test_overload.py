@@ -9,6 +9,7 @@ Shape only, never timing (speed lives in bench/overload.py): with a small admiss
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -70,6 +71,12 @@ def test_a_request_longer_than_the_handle_deadline_gets_a_json_504(local_ray, ap
     resp = requests.post(f"{BASE}/v1/embeddings", json={"input": [long_text] * 16}, timeout=300)
     error = assert_json_error(resp, 504, "timeout")
     assert "Embedder" in error["message"]
-    # The replica is not poisoned by the abandoned request: a small one is served afterwards.
-    ok = requests.post(f"{BASE}/v1/embeddings", json={"input": TEXTS[:1]}, timeout=120)
-    assert ok.status_code in (200, 503), ok.text[:300]
+    # The abandoned model call still runs to its end (torch cannot be interrupted), so small
+    # requests time out too for a while, in JSON; then the replica serves again, not restarted.
+    for _ in range(120):
+        ok = requests.post(f"{BASE}/v1/embeddings", json={"input": TEXTS[:1]}, timeout=120)
+        if ok.status_code == 200:
+            break
+        assert_json_error(ok, ok.status_code, "timeout" if ok.status_code == 504 else "overloaded")
+        time.sleep(1)
+    assert ok.status_code == 200, ok.text[:300]
