@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run    - local Ray, app deployed from a zip, demo data loaded, URLs printed"
-	@echo "make stop   - stop the local Ray cluster"
+	@echo "make stop   - stop what make run started (its Ray; or only the app, on a Ray it found running)"
 	@echo "make test   - lint + unit + end-to-end tests (installs what it needs)"
 	@echo "make lint   - ruff check + ruff format --check"
 	@echo "make lock   - recompile requirements.lock from requirements.in"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import time
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -12,11 +14,13 @@ from ray import serve
 from topicserve.embedding import Embedder as EmbeddingModel
 from topicserve.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 
 class EmbedderConfig(BaseModel):
     """`user_config` of the Embedder: batching knobs, applied live in `reconfigure`."""
 
-    max_batch_size: int = Field(32, ge=1, le=1024)
+    max_batch_size: int = Field(8, ge=1, le=1024)
     batch_wait_timeout_s: float = Field(0.01, ge=0.0, le=5.0)
 
 
@@ -29,7 +33,11 @@ def replica_cpus() -> int:
 
 @serve.deployment(
     name="Embedder",
-    max_ongoing_requests=64,  # above max_batch_size, or batches never fill
+    # = max_batch_size, so one batch can fill; what waits beyond that is bounded by the queue.
+    # Sized in docs/operations.md (bench/overload.py): 8 + 8 requests of 16 texts is a few seconds
+    # of work on 2 CPU cores; the ingress's admission limit bounds requests of many or long texts.
+    max_ongoing_requests=8,
+    max_queued_requests=8,
     ray_actor_options={"num_cpus": 1, "num_gpus": 0},
     user_config=EmbedderConfig().model_dump(),
 )
@@ -38,26 +46,50 @@ class Embedder:
         settings = get_settings()
         threads = settings.torch_threads or replica_cpus()
         self.model = EmbeddingModel(settings.embedding_model, settings.embedding_device, threads=threads)
+        self.watchdog_s = settings.embed_watchdog_s
+        self._batch_started: float | None = None  # monotonic start of the running batch
+        self._last_failure: str | None = None  # exception type of the last failed batch
 
     def reconfigure(self, config: dict) -> None:
         cfg = EmbedderConfig.model_validate(config)
         self._batched.set_max_batch_size(cfg.max_batch_size)
         self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def _batched(self, requests: list[list[str]]) -> list[np.ndarray]:
         flat = [text for texts in requests for text in texts]
-        # Off the event loop, so health checks and new requests are served during a batch.
-        vectors = await asyncio.to_thread(self.model.embed, flat)
+        self._batch_started = time.monotonic()
+        try:
+            # Off the event loop, so health checks and new requests are served during a batch.
+            vectors = await asyncio.to_thread(self.model.embed, flat)
+        except Exception as exc:
+            self._last_failure = type(exc).__name__
+            raise
+        finally:
+            self._batch_started = None
+        self._last_failure = None
         bounds = np.cumsum([0] + [len(texts) for texts in requests])
         return [vectors[a:b] for a, b in itertools.pairwise(bounds)]
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await self._batched(list(texts))
 
-    def check_health(self) -> None:
-        """Serve calls this every few seconds: a model that cannot embed (a CUDA error) is replaced."""
-        self.model.embed(["ok"])
+    async def check_health(self) -> None:
+        """Serve calls this every few seconds; raising replaces the replica. It never waits for a batch.
+
+        Healthy while a batch runs (unless it has run past the watchdog: a hung device) and while
+        idle after a good batch. Only after a failed batch, and only when idle, does it embed a probe
+        text: a model that cannot embed any more (a CUDA error) is replaced, one bad batch is not.
+        """
+        started = self._batch_started
+        if started is not None:
+            if time.monotonic() - started > self.watchdog_s:
+                raise RuntimeError(f"an embedding batch has run for over {self.watchdog_s:g} s")
+            return
+        if self._last_failure is not None:
+            log.warning("last batch failed (%s): probing the model", self._last_failure)
+            await asyncio.to_thread(self.model.embed, ["ok"])
+            self._last_failure = None
 
     def info(self) -> dict:
         return self.model.info()

@@ -5,19 +5,42 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.handles import HandleClient
+from deployments.handles import Admission, HandleClient, embed_units
 from topicserve.api import build_app
 from topicserve.gateway import Gateway
+from topicserve.settings import get_settings
+
+STARTUP_TIMEOUT_S = 600.0
 
 
-@serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=100)
+@serve.deployment(
+    name="Ingress",
+    ray_actor_options={"num_cpus": 0.25},
+    # Async and cheap per request: a high ongoing limit lets it answer rejections (JSON 503) fast.
+    # Past the queue, Ray's proxy answers a plain-text 503 itself (docs/operations.md).
+    max_ongoing_requests=64,
+    max_queued_requests=64,
+    backpressure_config={"status_code": 503, "retry_after_s": 1},
+)
 @serve.ingress()
 class Ingress:
     async def __init__(self, embedder: DeploymentHandle, topics: DeploymentHandle, state: DeploymentHandle) -> None:
-        self.gateway = Gateway(HandleClient(embedder), HandleClient(topics), HandleClient(state))
+        settings = get_settings()
+        timeout = settings.handle_timeout_s
+        admission = Admission(settings.max_texts_in_flight, cost=embed_units, methods={"embed"})
+        clients = (
+            HandleClient(embedder, timeout_s=STARTUP_TIMEOUT_S, admission=admission),
+            HandleClient(topics, timeout_s=STARTUP_TIMEOUT_S),
+            HandleClient(state, timeout_s=STARTUP_TIMEOUT_S),
+        )
+        self.gateway = Gateway(*clients)
         # Binds the store to the embedder's space: a store built with another model fails the
-        # deployment here, with both models named in `serve status`.
+        # deployment here, with both models named in `serve status`. These first calls may wait
+        # for the other deployments' replicas to load their model: a startup deadline, not the
+        # per-request one.
         await self.gateway.startup()
+        for client in clients:
+            client.timeout_s = timeout
 
     def __serve_build_asgi_app__(self):
         return build_app(self.gateway, behind_serve=True)  # the Serve proxy sets X-Request-ID

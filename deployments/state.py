@@ -16,7 +16,9 @@ from topicserve.store import DocumentStore
 @serve.deployment(
     name="State",
     num_replicas=1,
-    max_ongoing_requests=256,
+    # One call at a time runs on its event loop; the rest wait here, bounded (then a JSON 503).
+    max_ongoing_requests=32,
+    max_queued_requests=64,
     ray_actor_options={"num_cpus": 0.25},
 )
 class State:

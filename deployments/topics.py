@@ -6,21 +6,26 @@ import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.handles import HandleClient
+from topicserve.settings import get_settings
 from topicserve.topics import TopicModel, TopicsConfig
 
 
 @serve.deployment(
     name="Topics",
     ray_actor_options={"num_cpus": 0.25},
+    # Scores vectors it is given (cheap); embeds only labels, once. Bounded like every deployment.
+    max_ongoing_requests=32,
+    max_queued_requests=32,
     user_config=TopicsConfig().model_dump(exclude_none=True),
 )
 class Topics:
     def __init__(self, embedder: DeploymentHandle) -> None:
-        self._embedder = embedder
+        self._embedder = HandleClient(embedder, timeout_s=get_settings().handle_timeout_s)
         self.model = TopicModel(self._embed)
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
-        return await self._embedder.embed.remote(texts)
+        return await self._embedder.embed(texts)
 
     def reconfigure(self, config: dict) -> None:
         self.model.configure(TopicsConfig.model_validate(config))

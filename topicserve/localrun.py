@@ -23,6 +23,7 @@ import requests
 import yaml
 from tqdm import tqdm
 
+from topicserve.localray import DEFAULT_DASHBOARD, RayHead, dashboard_up
 from topicserve.pin import ARCHIVE_URL, git, github_archive
 from topicserve.redact import redact
 
@@ -113,12 +114,15 @@ def load_demo(base_url: str, corpus: Path = DEMO_CORPUS, batch: int = 32, now: d
     return len(docs)
 
 
-def serve_status(bin_dir: Path) -> dict[str, Any]:
-    out = subprocess.run([str(bin_dir / "serve"), "status"], capture_output=True, text=True, timeout=60)
+def serve_status(bin_dir: Path, dashboard: str | None = None) -> dict[str, Any]:
+    address = ["--address", dashboard] if dashboard else []
+    out = subprocess.run([str(bin_dir / "serve"), "status", *address], capture_output=True, text=True, timeout=60)
     return yaml.safe_load(out.stdout) or {} if out.returncode == 0 else {}
 
 
-def wait_ready(base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 600) -> None:
+def wait_ready(
+    base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 600, dashboard: str | None = None
+) -> None:
     """Poll /readyz; fail fast, with Ray's message (tokens redacted), if the app fails to deploy."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -127,7 +131,7 @@ def wait_ready(base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 6
                 return
         except requests.RequestException:
             pass
-        app = serve_status(bin_dir).get("applications", {}).get(app_name, {})
+        app = serve_status(bin_dir, dashboard).get("applications", {}).get(app_name, {})
         if app.get("status") == "DEPLOY_FAILED":
             raise RuntimeError(
                 f"application {app_name} DEPLOY_FAILED:\n{redact(app.get('message', ''))}\n"
@@ -137,48 +141,31 @@ def wait_ready(base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 6
     raise TimeoutError(f"{base_url}/readyz not ready after {timeout_s:.0f}s; see `serve status`")
 
 
-# Custom Ray resources this node must declare: State asks for `topicserve_store` (serve_config.yaml).
-NODE_RESOURCES = {"topicserve_store": 1}
+def run_record(root: Path, path: str | None = None) -> Path:
+    """What `up` started (or found), so `down` stops exactly that: build/localrun.json by default."""
+    return Path(path) if path else root / "build" / "localrun.json"
 
 
-def ray_start_args() -> list[str]:
-    return [
-        "start",
-        "--head",
-        "--disable-usage-stats",
-        "--dashboard-host",
-        "127.0.0.1",
-        "--resources",
-        json.dumps(NODE_RESOURCES),
-    ]
+def ensure_ray(bin_dir: Path, build: Path) -> dict[str, Any]:
+    """Use the Ray cluster the environment points at (or one at the default dashboard); else start one.
 
-
-def alive_nodes(bin_dir: Path) -> list[dict[str, Any]] | None:
-    """The running cluster's alive nodes (with ``resources_total``), or None when there is none."""
-    out = subprocess.run(
-        [str(bin_dir / "ray"), "list", "nodes", "--format", "json", "--filter", "state=ALIVE"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if out.returncode != 0:
-        return None
-    try:
-        return json.loads(out.stdout)
-    except json.JSONDecodeError:
-        return None
-
-
-def ensure_ray(bin_dir: Path) -> None:
-    nodes = alive_nodes(bin_dir)
-    if not nodes:
-        subprocess.run([str(bin_dir / "ray"), *ray_start_args()], check=True)
-        return
-    if not any(all(n.get("resources_total", {}).get(k, 0) >= v for k, v in NODE_RESOURCES.items()) for n in nodes):
+    Returns the record `down` reads: ``started`` (this command started it, as a `ray start --head
+    --block` child it can stop alone), the dashboard and GCS addresses.
+    """
+    pointed = os.environ.get("RAY_DASHBOARD_ADDRESS")
+    dashboard = pointed or DEFAULT_DASHBOARD
+    if dashboard_up(dashboard):
+        print(f"using the Ray cluster already running at {dashboard} (`make stop` will leave it running)")
+        return {"started": False, "dashboard": dashboard, "gcs_address": os.environ.get("RAY_ADDRESS", "auto")}
+    if pointed or os.environ.get("RAY_ADDRESS"):
         raise RuntimeError(
-            f"a Ray cluster is already running without the resource(s) {', '.join(NODE_RESOURCES)} that State "
-            "needs; stop it (`make stop`) and run `make run` again"
+            f"RAY_ADDRESS / RAY_DASHBOARD_ADDRESS point at a Ray cluster that does not answer ({dashboard}); "
+            "start it, or unset them and `make run` starts its own"
         )
+    head = RayHead()
+    head.start(bin_dir / "ray", build / "ray-head.log")
+    print(f"started Ray (pid {head.pid}, log {build / 'ray-head.log'})")
+    return {"started": True, **head.to_dict()}
 
 
 def up(args) -> int:
@@ -194,31 +181,68 @@ def up(args) -> int:
     local_path = build / "serve_config.local.yaml"
     local_path.write_text(yaml.safe_dump(local, sort_keys=False))
     print(f"working_dir: {zip_path.as_uri()} (commit {sha[:12]})")
-    ensure_ray(bin_dir)
-    subprocess.run([str(bin_dir / "serve"), "deploy", str(local_path)], check=True)
+    app = local["applications"][0]["name"]
+    record = {**ensure_ray(bin_dir, build), "app": app}
+    run_record(root, args.record).write_text(json.dumps(record, indent=2))
+    dashboard = record["dashboard"]
+    subprocess.run([str(bin_dir / "serve"), "deploy", "--address", dashboard, str(local_path)], check=True)
     base = f"http://127.0.0.1:{args.port}"
-    wait_ready(base, bin_dir, local["applications"][0]["name"], timeout_s=args.timeout)
+    wait_ready(base, bin_dir, app, timeout_s=args.timeout, dashboard=dashboard)
     if not args.no_demo:
         print(f"demo corpus: {load_demo(base)} documents loaded")
     print(
         f"\ntopicserve is up\n  API:        {base}\n  API docs:   {base}/docs\n  readiness:  {base}/readyz\n"
-        f"  Ray dashboard: http://127.0.0.1:8265\n  storage:    {storage}\n  stop with:  make stop"
+        f"  Ray dashboard: {dashboard}\n  storage:    {storage}\n  stop with:  make stop"
     )
     return 0
 
 
+def delete_app(bin_dir: Path, gcs_address: str, app: str) -> int:
+    """Delete only ``app`` from a cluster others may use (`serve shutdown` would delete every app)."""
+    code = (
+        "import sys, ray; from ray import serve; "
+        "ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False); serve.delete(sys.argv[2])"
+    )
+    return subprocess.run([str(bin_dir / "python"), "-c", code, gcs_address, app], timeout=120).returncode
+
+
 def down(args) -> int:
-    subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"], check=False)
+    """Stop what `up` recorded: the Ray it started, or only the app on a Ray it found running."""
+    path = run_record(repo_root(), args.record)
+    if not path.exists():
+        print("nothing to stop: no record of a `make run` here (build/localrun.json); no Ray was touched")
+        return 0
+    record = json.loads(path.read_text())
+    bin_dir = Path(sys.executable).parent
+    if record.get("started"):
+        head = RayHead.from_dict(record)
+        if head.alive():
+            head.stop()
+            print(f"stopped the Ray cluster `make run` started (pid {record['pid']})")
+        else:
+            print("the Ray cluster `make run` started is no longer running")
+    else:
+        rc = delete_app(bin_dir, record["gcs_address"], record["app"])
+        state = "deleted" if rc == 0 else "could not delete"
+        print(
+            f"{state} the app {record['app']!r}; the Ray cluster at {record['dashboard']} was already running "
+            "before `make run` and is left running"
+        )
+    path.unlink()
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("up", help="start local Ray, deploy the app from a zip, load the demo corpus")
+    p = sub.add_parser(
+        "up", help="use the running Ray (RAY_DASHBOARD_ADDRESS) or start one, deploy from a zip, load the demo"
+    )
     p.add_argument("--config", default="serve_config.yaml")
     p.add_argument("--storage", default=".data/store", help="local storage directory")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--no-demo", action="store_true", help="do not load the demo corpus")
+    p.add_argument("--record", help="where to record what was started (default build/localrun.json)")
     p.set_defaults(func=up)
-    p = sub.add_parser("down", help="stop the local Ray cluster")
+    p = sub.add_parser("down", help="stop what `up` started (its Ray, or only the app on a Ray it found)")
+    p.add_argument("--record", help="the record `up` wrote (default build/localrun.json)")
     p.set_defaults(func=down)

@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS off.")
     compact_every: int = Field(64, ge=1, description="Merge store segments after this many writes.")
     pin_repo: str = Field("", description="OWNER/REPO for `pin` when the checkout has no origin remote.")
+    # -- load and timeouts (docs/operations.md) --
+    handle_timeout_s: float = Field(
+        50.0,
+        gt=0,
+        description="Deadline of every call between deployments; past it the caller gets a JSON 504. Keep it "
+        "under serve_config.yaml's http_options.request_timeout_s (60), or Ray's proxy answers a plain 408 first.",
+    )
+    max_texts_in_flight: int = Field(
+        256,
+        ge=1,
+        description="Admission limit per Ingress replica: texts being embedded at once (a long text counts once "
+        "per 1,000 characters). Past it, a JSON 503 with Retry-After at once.",
+    )
+    embed_watchdog_s: float = Field(
+        300.0, gt=0, description="An embedding batch running longer than this fails the Embedder's health check."
+    )
 
     @property
     def cors_origin_list(self) -> list[str]:

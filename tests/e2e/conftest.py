@@ -15,11 +15,14 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.raycluster import LOCK_PATH, LocalRay
+from tests.e2e.raycluster import LOCK_PATH, PORTS, SERVE_PORT, LocalRay
 from topicserve import localrun
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT = 8000
+# The tests' own Serve port and Ray ports (tests/e2e/raycluster.py), not 8000/8265/6379: a Ray
+# someone runs on this machine keeps running and answering while the tests run.
+PORT = SERVE_PORT
+DASHBOARD = f"http://127.0.0.1:{PORTS.dashboard}"
 BASE = f"http://127.0.0.1:{PORT}"
 APP = "topicserve"
 
@@ -37,7 +40,7 @@ def local_ray(ray_lock, tmp_path_factory):
     ray = LocalRay(tmp_path_factory.mktemp("ray"))
     ray.start()
     yield ray
-    ray.stop()
+    ray.close()
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +62,7 @@ def local_config(zip_path: Path, storage: Path, **env: str) -> dict:
 
 
 def wait_ready(timeout: float = 600) -> None:
-    localrun.wait_ready(BASE, Path(sys.executable).parent, APP, timeout_s=timeout)
+    localrun.wait_ready(BASE, Path(sys.executable).parent, APP, timeout_s=timeout, dashboard=DASHBOARD)
 
 
 @pytest.fixture(scope="session")

@@ -1,63 +1,85 @@
 """A real local Ray cluster for end-to-end tests: start/stop with a chosen environment, deploy, wait.
 
-Only one Ray cluster fits on a machine, and other test sessions may want it too: everything here
-runs under an exclusive lock on /tmp/topicserve-ray.lock (see the `ray_lock` fixture).
+The tests' Ray is a private one: its own ports (``PORTS``, Serve HTTP on ``SERVE_PORT``) and its
+own temp dir, started as a child (`ray start --head --block`, topicserve.localray) and stopped by
+signalling that child only, so a Ray someone else runs on the machine is left alone. Every `ray` /
+`serve` command here is pointed at it (``RAY_ADDRESS`` / ``RAY_DASHBOARD_ADDRESS``). Test sessions
+share these ports, so they take an exclusive lock on /tmp/topicserve-ray.lock (``ray_lock``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from topicserve.localrun import ray_start_args
+from topicserve.localray import RayHead, RayPorts
 
 BIN = Path(sys.executable).parent
 LOCK_PATH = "/tmp/topicserve-ray.lock"
+PORTS = RayPorts.block(int(os.environ.get("TOPICSERVE_TEST_RAY_PORT_BASE", "26300")))
+SERVE_PORT = int(os.environ.get("TOPICSERVE_TEST_SERVE_PORT", "28000"))
 
 
 class LocalRay:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.env: dict[str, str] = {}
+        # Short, private temp dir: Ray's unix socket paths must stay under ~107 characters.
+        self.temp_dir = tempfile.mkdtemp(prefix="tsray-", dir="/tmp")
+        self.head = RayHead(ports=PORTS, temp_dir=self.temp_dir)
+
+    @property
+    def dashboard(self) -> str:
+        return self.head.dashboard
+
+    def client_env(self) -> dict[str, str]:
+        return self.head.client_env()
 
     def _run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+        """Run a `ray` / `serve` command against this cluster (and no other)."""
         return subprocess.run(
             [str(BIN / args[0]), *args[1:]],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(env or {}), **self.client_env()},
         )
 
     def start(self, env: dict[str, str] | None = None) -> None:
         """(Re)start a single-node head; ``env`` is what `ray start` (and so every worker) sees."""
         self.stop()
         self.env = {"HF_HUB_OFFLINE": "1", **(env or {})}
-        out = self._run("ray", *ray_start_args(), env=self.env)
-        assert out.returncode == 0, f"ray start failed:\n{out.stdout}\n{out.stderr}"
+        self.head.start(BIN / "ray", self.workdir / "ray-head.log", env=self.env)
 
     def stop(self) -> None:
-        self._run("ray", "stop", "--force")
+        """Stop only this cluster: the `ray start --block` child shuts down what it started."""
+        self.head.stop()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def deploy(self, config: dict[str, Any], name: str = "serve_config.test.yaml") -> Path:
         path = self.workdir / name
         path.write_text(yaml.safe_dump(config, sort_keys=False))
-        out = self._run("serve", "deploy", str(path), env=self.env)
+        out = self._run("serve", "deploy", "--address", self.dashboard, str(path), env=self.env)
         assert out.returncode == 0, f"serve deploy failed:\n{out.stdout}\n{out.stderr}"
         return path
 
     def status(self) -> dict[str, Any]:
-        out = self._run("serve", "status", env=self.env, timeout=60)
+        out = self._run("serve", "status", "--address", self.dashboard, env=self.env, timeout=60)
         return (yaml.safe_load(out.stdout) or {}) if out.returncode == 0 else {}
 
     def serve_status_text(self) -> str:
-        return self._run("serve", "status", env=self.env, timeout=60).stdout
+        return self._run("serve", "status", "--address", self.dashboard, env=self.env, timeout=60).stdout
 
     def wait_app(self, app: str, want: str = "RUNNING", timeout: float = 600) -> dict[str, Any]:
         """Wait until ``app`` reaches ``want`` (RUNNING or DEPLOY_FAILED); fail on the other one."""

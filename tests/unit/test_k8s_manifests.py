@@ -14,7 +14,7 @@ import yaml
 from kubernetes.client import ApiClient
 
 from topicserve.k8s import kustomize, schema
-from topicserve.k8s.sync import cpu_serve_config, ray_version, sync
+from topicserve.k8s.sync import K8S_RESOURCES, cpu_serve_config, k8s_serve_config, k8s_serve_text, ray_version, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ["dev", "prod"]
@@ -125,13 +125,26 @@ def test_sync_detects_drift(tmp_path):
     stale = sync(tmp_path, check=True)
     assert {str(p) for p in stale} == {"k8s/base/rayservice.yaml", "k8s/overlays/dev/serve-config.patch.yaml"}
     assert sync(tmp_path) == stale and sync(tmp_path, check=True) == []
-    assert yaml.safe_load((tmp_path / "k8s/base/rayservice.yaml").read_text())["spec"]["serveConfigV2"] == edited
+    assert yaml.safe_load((tmp_path / "k8s/base/rayservice.yaml").read_text())["spec"]["serveConfigV2"] == (
+        k8s_serve_text(edited)
+    )
 
 
-def test_base_and_prod_serve_config_is_serve_config_yaml_verbatim():
+def test_base_and_prod_serve_config_is_serve_config_yaml_plus_the_store_placement():
     base = yaml.safe_load((ROOT / "k8s/base/rayservice.yaml").read_text())
-    assert base["spec"]["serveConfigV2"] == SERVE_TEXT
-    assert rayservice("prod")["spec"]["serveConfigV2"] == SERVE_TEXT
+    assert base["spec"]["serveConfigV2"] == k8s_serve_text(SERVE_TEXT)
+    assert rayservice("prod")["spec"]["serveConfigV2"] == k8s_serve_text(SERVE_TEXT)
+    assert yaml.safe_load(base["spec"]["serveConfigV2"]) == k8s_serve_config(SERVE)
+    # Only the placement differs, and serve_config.yaml's comments survive in the RayService.
+    added = deployments(yaml.safe_load(base["spec"]["serveConfigV2"]))["State"]["ray_actor_options"]["resources"]
+    assert added == K8S_RESOURCES["State"]
+    assert "# Exactly one replica" in base["spec"]["serveConfigV2"]
+
+
+def test_serve_config_asks_for_no_custom_resource_a_plain_ray_start_lacks():
+    """`ray start --head` then `serve deploy serve_config.yaml` must be schedulable: no custom resources."""
+    for dep in deployments(SERVE).values():
+        assert not (dep.get("ray_actor_options") or {}).get("resources"), dep["name"]
 
 
 def test_dev_serve_config_is_the_cpu_variant_of_serve_config_yaml():
@@ -388,3 +401,56 @@ def test_state_can_only_run_on_the_group_with_the_store_volume(overlay):
     assert holders == ["cpu"]
     cpu = dict(groups(obj))["cpu"]
     assert cpu["maxReplicas"] == 1 and 2 * next(iter(needed.values())) > _custom_resources(cpu)[next(iter(needed))]
+
+
+# ---- prod exposure: API key, CORS, S3 credentials from Secrets; TLS on the Ingress -------------
+def example_secret(name: str) -> dict:
+    secret = yaml.safe_load((ROOT / "k8s/examples" / name).read_text())
+    assert roundtrip(secret, "V1Secret") == secret
+    return secret
+
+
+def worker_env(obj: dict) -> dict[str, dict[str, dict]]:
+    return {
+        name: {e["name"]: e for e in group["template"]["spec"]["containers"][0]["env"]}
+        for name, group in groups(obj)
+        if name != "head"
+    }
+
+
+def test_prod_takes_the_api_key_from_a_required_secret_on_every_worker():
+    secret = example_secret("api-key-secret.yaml")
+    for name, env in worker_env(rayservice("prod")).items():
+        ref = env["TOPICSERVE_API_KEY"]["valueFrom"]["secretKeyRef"]
+        assert "value" not in env["TOPICSERVE_API_KEY"], name
+        assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"], name
+        assert ref["optional"] is False, f"{name}: a pod must not start without the API key"
+        assert env["TOPICSERVE_CORS_ORIGINS"]["value"] == "", name
+
+
+def test_prod_takes_s3_credentials_from_a_secret_with_the_standard_names():
+    secret = example_secret("s3-secret.yaml")
+    for name, env in worker_env(rayservice("prod")).items():
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "TOPICSERVE_STORAGE_ENDPOINT"):
+            assert "value" not in env[var], f"{name}: {var} must come from the Secret"
+            ref = env[var]["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"], (name, var)
+
+
+def test_example_secrets_hold_placeholders_only():
+    for name in ("api-key-secret.yaml", "s3-secret.yaml"):
+        for key, value in example_secret(name)["stringData"].items():
+            assert value in ("", "REPLACE_ME") or value.startswith("REPLACE_ME_"), (name, key)
+
+
+def test_dev_needs_no_secret():
+    for name, env in worker_env(rayservice("dev")).items():
+        assert "TOPICSERVE_API_KEY" not in env and not any(k.startswith("AWS_") for k in env), name
+
+
+def test_prod_ingress_terminates_tls_for_its_host():
+    (ingress,) = [o for o in render("prod") if o["kind"] == "Ingress"]
+    hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+    (tls,) = ingress["spec"]["tls"]
+    assert set(tls["hosts"]) == hosts and tls["secretName"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"

@@ -1,7 +1,10 @@
 """One source of truth: k8s/ and the Dockerfile are generated from serve_config.yaml and the lock.
 
 `make k8s-sync` (``python -m topicserve k8s sync``) writes
-- ``spec.serveConfigV2`` of k8s/base/rayservice.yaml: the text of serve_config.yaml, verbatim;
+- ``spec.serveConfigV2`` of k8s/base/rayservice.yaml: serve_config.yaml, comments kept, plus the
+  placement only Kubernetes needs (``K8S_RESOURCES``: State asks for ``topicserve_store``, which
+  only the pod with the store volume declares); a plain ``ray start --head`` has no such
+  resource, so serve_config.yaml itself does not ask for it and deploys there as it is;
 - k8s/overlays/dev/serve-config.patch.yaml: the same config for a CPU-only cluster (``num_gpus``
   0 and ``max_replicas`` 1, the changes ``make run`` also makes for a laptop);
 - ``rayVersion``, the image tags (``<ray>-cpu`` / ``<ray>-gpu``) and the Dockerfile's
@@ -42,9 +45,39 @@ def ray_version(root: Path = ROOT) -> str:
     return locked_version((root / "requirements.lock").read_text(), "ray")
 
 
+# Custom Ray resources each deployment asks for on Kubernetes only. The cpu worker group declares
+# them (rayStartParams.resources) and mounts the store volume, so State runs nowhere else.
+K8S_RESOURCES: dict[str, dict[str, float]] = {"State": {"topicserve_store": 1}}
+
+
+def _with_k8s_resources(config: Any) -> Any:
+    """Add ``K8S_RESOURCES`` to the deployments of ``config`` in place (plain or ruamel mappings)."""
+    for app in config.get("applications", []):
+        for dep in app.get("deployments", []):
+            wanted = K8S_RESOURCES.get(dep.get("name"))
+            if wanted:
+                opts = dep.setdefault("ray_actor_options", {})
+                opts.setdefault("resources", {}).update(wanted)
+    return config
+
+
+def k8s_serve_config(config: dict[str, Any]) -> dict[str, Any]:
+    """serve_config.yaml as the RayService runs it; the input is not modified."""
+    return _with_k8s_resources(copy.deepcopy(config))
+
+
+def k8s_serve_text(serve_text: str) -> str:
+    """``k8s_serve_config`` as YAML text that keeps serve_config.yaml's comments and layout."""
+    rt = _ruamel()
+    doc = _with_k8s_resources(rt.load(serve_text))
+    out = io.StringIO()
+    rt.dump(doc, out)
+    return out.getvalue().rstrip("\n") + "\n"
+
+
 def cpu_serve_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The Serve config for a CPU-only cluster with one small worker; the input is not modified."""
-    return fit_small_cluster(config, gpu=False, max_replicas=1)
+    """The RayService's Serve config for a CPU-only cluster with one small worker; input not modified."""
+    return fit_small_cluster(k8s_serve_config(config), gpu=False, max_replicas=1)
 
 
 def dev_patch_text(serve_text: str) -> str:
@@ -87,7 +120,7 @@ def rayservice_text(current: str, serve_text: str, version: str) -> str:
 
     rt = _ruamel()
     doc = rt.load(current)
-    doc["spec"]["serveConfigV2"] = LiteralScalarString(serve_text)
+    doc["spec"]["serveConfigV2"] = LiteralScalarString(k8s_serve_text(serve_text))
     doc["spec"]["rayClusterConfig"]["rayVersion"] = DoubleQuotedScalarString(version)
     for container in _containers(doc):
         container["image"] = IMAGE_TAG.sub(lambda m: f":{version}-{m['variant']}", container["image"])

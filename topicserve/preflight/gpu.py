@@ -8,11 +8,12 @@ the NVML failure mode), so a request without a limit counts as no GPU.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
@@ -34,6 +35,18 @@ class Group:
     name: str
     gpus: float  # what Ray will see per pod: rayStartParams num-gpus, else the nvidia.com/gpu limit
     requested_only: bool = False  # nvidia.com/gpu in requests but not in limits
+    resources: dict[str, float] = field(default_factory=dict)  # rayStartParams.resources (custom)
+
+
+def start_param_resources(raw: str | None) -> dict[str, float]:
+    """``rayStartParams.resources``: JSON, usually quoted once more for KubeRay ('"{\\"a\\": 1}"')."""
+    value = raw
+    while isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    return {str(k): float(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _group(manifest: str, name: str, spec: dict) -> Group:
@@ -44,7 +57,8 @@ def _group(manifest: str, name: str, spec: dict) -> Group:
         limit += float((res.get("limits") or {}).get("nvidia.com/gpu", 0) or 0)
         request += float((res.get("requests") or {}).get("nvidia.com/gpu", 0) or 0)
     gpus = float(params["num-gpus"]) if "num-gpus" in params else limit
-    return Group(manifest, name, gpus, requested_only=request > 0 and limit == 0)
+    resources = start_param_resources(params.get("resources"))
+    return Group(manifest, name, gpus, requested_only=request > 0 and limit == 0, resources=resources)
 
 
 def k8s_groups(root: Path) -> list[Group]:

@@ -3,7 +3,8 @@
 Per application: download ``working_dir`` as Ray's runtime-env agent does (same credential
 sources), unpack it stripping the top folder as Ray does, resolve ``import_path`` in a fresh
 interpreter laid out like a Ray worker, compare the deployments named in the config with those
-the app builds, and check GPU requests against the target. Once per config: Ray's own schema
+the app builds, and check GPU and custom-resource requests against the target (a running cluster
+with ``--address``, else the k8s manifests or this machine). Once per config: Ray's own schema
 (when Ray is importable here), the lock against an environment, and credentials in the config.
 
 Exit status: 0 no errors (warnings allowed), 1 a problem found, 2 unusable arguments.
@@ -27,6 +28,7 @@ from topicserve.preflight.fetch import download, root_listing, unpack
 from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
 from topicserve.preflight.gpu import check_gpus, gpu_needs, k8s_groups
 from topicserve.preflight.importcheck import check_import
+from topicserve.preflight.resources import check_resources, resource_needs
 from topicserve.redact import redact, url_secrets
 
 
@@ -34,6 +36,7 @@ from topicserve.redact import redact, url_secrets
 class Report:
     config: str
     target: str
+    address: str | None = None  # a running cluster's dashboard, to check custom resources against
     findings: list[Finding] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     roots: dict[str, str] = field(default_factory=dict)  # app -> unpacked root (when kept)
@@ -149,7 +152,7 @@ def check_application(
     report.findings += diagnose_download(dl, name, checkout, timeout)
     if not dl.ok or dl.path is None:
         report.findings.append(Finding(INFO, "import", "not checked: nothing downloaded", app=name))
-        report.findings += check_gpus(gpu_needs(app_cfg.get("deployments") or [], None), report.target, root, name)
+        report.findings += placement_findings(app_cfg, None, report, root, name)
         return
     try:
         unpacked, top = unpack(dl.path, work / name / "working_dir")
@@ -173,8 +176,20 @@ def check_application(
         report.findings.append(Finding(INFO, "deployments", "not checked: the app did not build", app=name))
     else:
         report.findings += deployment_findings(app_cfg, result.deployments, name)
-    needs = gpu_needs(app_cfg.get("deployments") or [], result.deployments)
-    report.findings += check_gpus(needs, report.target, root, name)
+    report.findings += placement_findings(app_cfg, result.deployments, report, root, name)
+
+
+def placement_findings(app_cfg: dict, built: list[dict] | None, report: Report, root: Path, app: str) -> list[Finding]:
+    """Can the target place every replica: the GPUs and the custom resources it asks for?"""
+    deployments = app_cfg.get("deployments") or []
+    out = check_gpus(gpu_needs(deployments, built), report.target, root, app)
+    try:
+        return out + check_resources(resource_needs(deployments, built), report.target, root, report.address, app)
+    except Exception as exc:  # an unreachable --address: say so, do not crash the whole report
+        return [
+            *out,
+            Finding(ERROR, "resources", f"cannot list the nodes at {report.address}: {type(exc).__name__}", app=app),
+        ]
 
 
 def run_preflight(
@@ -185,6 +200,7 @@ def run_preflight(
     python: str = sys.executable,
     timeout: float = 60,
     keep: Path | None = None,
+    address: str | None = None,
 ) -> Report:
     config_path = Path(config_path)
     config = yaml.safe_load(config_path.read_text())
@@ -194,7 +210,7 @@ def run_preflight(
     root = checkout or config_path.resolve().parent
     if target == "auto":
         target = "k8s" if k8s_groups(root) else "local"
-    report = Report(str(config_path), target)
+    report = Report(str(config_path), target, address)
     report.findings += schema_findings(config)
     with tempfile.TemporaryDirectory(prefix="preflight-") as tmp:
         work = Path(keep) if keep else Path(tmp)
@@ -225,6 +241,7 @@ def preflight(args) -> int:
             python=args.python,
             timeout=args.timeout,
             keep=Path(args.keep) if args.keep else None,
+            address=args.address,
         )
     except (yaml.YAMLError, ValueError) as exc:
         print(f"error: cannot read {config}: {redact(str(exc))}", file=sys.stderr)
@@ -245,4 +262,5 @@ def register(sub) -> None:
     p.add_argument("--python", default=sys.executable, help="interpreter for the import check and dependencies")
     p.add_argument("--timeout", type=float, default=60, help="download timeout in seconds (Ray: 60)")
     p.add_argument("--keep", help="unpack into this folder and keep it")
+    p.add_argument("--address", help="a running cluster's dashboard (http://HEAD:8265): check its resources")
     p.set_defaults(func=preflight)

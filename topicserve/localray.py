@@ -1,0 +1,171 @@
+"""A Ray head this process starts and later stops: only it, never another Ray on the machine.
+
+`ray stop` kills every Ray process it finds on the machine, whoever started it. Instead the head
+runs as ``ray start --head --block``, a child in its own session: on SIGTERM that command shuts
+down the processes it started (raylet, GCS, dashboard; the raylet ends its workers) and exits,
+so stopping means signalling one recorded pid. Its ports and temp dir can be its own, so it can
+run next to a user's Ray. Used by `make run` (`up`/`down`) and the e2e tests' ``LocalRay``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
+
+
+@dataclass(frozen=True)
+class RayPorts:
+    """Every port a single-node head listens on; ``None`` leaves Ray's default (or a random one)."""
+
+    gcs: int = 6379
+    dashboard: int = 8265
+    client_server: int = 10001
+    metrics: int | None = None
+    node_manager: int | None = None
+    object_manager: int | None = None
+    dashboard_agent_grpc: int | None = None
+    dashboard_agent_listen: int | None = None
+    runtime_env_agent: int | None = None
+    min_worker: int | None = None
+    max_worker: int | None = None
+
+    @classmethod
+    def block(cls, base: int) -> RayPorts:
+        """A private set: ``base`` .. ``base+8`` for the services, ``base+100`` .. ``base+599`` for workers."""
+        return cls(*range(base, base + 9), base + 100, base + 599)
+
+    def args(self) -> list[str]:
+        flags = {
+            "--port": self.gcs,
+            "--dashboard-port": self.dashboard,
+            "--ray-client-server-port": self.client_server,
+            "--metrics-export-port": self.metrics,
+            "--node-manager-port": self.node_manager,
+            "--object-manager-port": self.object_manager,
+            "--dashboard-agent-grpc-port": self.dashboard_agent_grpc,
+            "--dashboard-agent-listen-port": self.dashboard_agent_listen,
+            "--runtime-env-agent-port": self.runtime_env_agent,
+            "--min-worker-port": self.min_worker,
+            "--max-worker-port": self.max_worker,
+        }
+        return [arg for flag, value in flags.items() if value is not None for arg in (flag, str(value))]
+
+
+def dashboard_up(url: str, timeout: float = 3) -> bool:
+    try:
+        return requests.get(f"{url}/api/version", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@dataclass
+class RayHead:
+    """``ray start --head --block`` with chosen ports / temp dir; ``pid`` once started."""
+
+    ports: RayPorts = field(default_factory=RayPorts)
+    temp_dir: str | None = None
+    pid: int | None = None
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.ports.dashboard}"
+
+    @property
+    def gcs_address(self) -> str:
+        return f"127.0.0.1:{self.ports.gcs}"
+
+    def client_env(self) -> dict[str, str]:
+        """What `ray` / `serve` commands need to talk to this head and no other."""
+        return {"RAY_ADDRESS": self.gcs_address, "RAY_DASHBOARD_ADDRESS": self.dashboard}
+
+    def start_args(self) -> list[str]:
+        args = ["start", "--head", "--block", "--disable-usage-stats", "--dashboard-host", "127.0.0.1"]
+        return args + self.ports.args() + (["--temp-dir", self.temp_dir] if self.temp_dir else [])
+
+    def start(self, ray_bin: Path, log_path: Path, env: dict[str, str] | None = None, timeout: float = 180) -> None:
+        """Start the head in its own session (it outlives this process) and wait for its dashboard."""
+        if dashboard_up(self.dashboard):
+            raise RuntimeError(f"a Ray dashboard already answers at {self.dashboard}: its ports are taken")
+        child_env = {**os.environ, **(env or {})}
+        for name in ("RAY_ADDRESS", "RAY_DASHBOARD_ADDRESS"):  # a head must not join another cluster
+            child_env.pop(name, None)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [str(ray_bin), *self.start_args()],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=child_env,
+                start_new_session=True,
+            )
+        self.pid = proc.pid
+        deadline = time.monotonic() + timeout
+        while not dashboard_up(self.dashboard):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"`ray start --head` did not come up (log {log_path}):\n{tail}")
+            time.sleep(1)
+
+    def alive(self) -> bool:
+        """The recorded pid is still this head (not a process that reused the pid)."""
+        return self.pid is not None and _is_head(self.pid)
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM the head (it shuts down what it started), then SIGKILL its session if still there."""
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        if not _is_head(pid):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _exists(pid):
+            _reap(pid)
+            time.sleep(0.5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)  # its own session: the pid is the process group id
+        _reap(pid)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "dashboard": self.dashboard, "gcs_address": self.gcs_address}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RayHead:
+        return cls(ports=RayPorts(**data["ports"]), temp_dir=data.get("temp_dir"), pid=data.get("pid"))
+
+
+def _is_head(pid: int) -> bool:
+    """``pid`` runs `ray start ... --block` (checked before signalling a pid read from a file)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _exists(pid)  # no /proc (macOS): trust the record
+    return b"start" in argv and b"--block" in argv and any(a.endswith(b"ray") for a in argv)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the head is our own child (no zombie left behind)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
