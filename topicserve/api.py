@@ -139,6 +139,25 @@ def build_app(gateway: Gateway) -> FastAPI:
     async def get_document(doc_id: str) -> s.DocumentOut:
         return await gateway.get_document(doc_id)
 
+    # ---- document management (store issue 10) -------------------------------------------------
+    @app.delete("/documents/{doc_id}", response_model=s.DeleteResponse, tags=["documents"])
+    async def delete_document(doc_id: str) -> s.DeleteResponse:
+        return await gateway.delete_document(doc_id)
+
+    @app.post("/documents/delete", response_model=s.DeleteResponse, tags=["documents"])
+    async def delete_documents(req: s.DeleteRequest) -> s.DeleteResponse:
+        return await gateway.delete_documents(req)
+
+    @app.get("/documents", response_model=s.DocumentList, tags=["documents"])
+    async def list_documents(
+        topic: str | None = Query(None, min_length=1, max_length=200, description="Only documents with this topic."),
+        since: datetime | None = Query(None, description="Only documents at or after this time."),
+        until: datetime | None = Query(None, description="Only documents before this time."),
+        limit: int = Query(100, ge=1, le=1000, description="Page size."),
+        cursor: str | None = Query(None, max_length=1024, description="`next_cursor` of the previous page."),
+    ) -> s.DocumentList:
+        return await gateway.list_documents(topic, s._utc(since), s._utc(until), limit, cursor)
+
     @app.post("/search", response_model=s.SearchResponse, tags=["search"])
     async def search(req: s.SearchRequest) -> s.SearchResponse:
         return await gateway.search(req)

@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "topicserve.preflight",
     "topicserve.k8s.cli",
     "topicserve.evaluation.cli",
+    "topicserve.store.cli",
 ]
 
 

@@ -28,15 +28,40 @@ class Settings(BaseSettings):
     embedding_device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     torch_threads: int = Field(0, ge=0, description="CPU threads for torch; 0 keeps Ray's choice.")
     storage_uri: str = Field(
-        ".data/store", description="Where documents and vectors persist (local dir or smart_open URI)."
+        ".data/store", description="Where the LanceDB table lives: a local directory or s3://bucket/prefix."
     )
     taxonomy_path: str = Field("", description="Taxonomy YAML; empty means the bundled default.")
     max_items: int = Field(256, ge=1, description="Most texts/documents in one request.")
     max_text_chars: int = Field(100_000, ge=1, description="Longest accepted text.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest accepted request body.")
     max_k: int = Field(100, ge=1, description="Largest `k` a search may ask for.")
-    compact_every: int = Field(64, ge=1, description="Merge store segments after this many writes.")
+    # ---- store (LanceDB, docs/store.md) -------------------------------------------------------
+    storage_endpoint: str = Field(
+        "", description="S3-compatible endpoint for s3:// storage (MinIO, moto); empty means AWS."
+    )
+    storage_retries: int = Field(3, ge=0, le=20, description="Object-store request retries before a write fails.")
+    storage_retry_timeout_s: float = Field(20.0, gt=0, description="Longest an object-store request is retried.")
+    read_consistency_s: float | None = Field(
+        None, ge=0, description="Readers in other processes see new commits after this long (0: every read)."
+    )
+    ann_threshold: int = Field(100_000, ge=1, description="Rows past which an ANN index is built (exact below).")
+    ann_index_type: str = Field("IVF_HNSW_SQ", description="IVF_PQ | IVF_HNSW_SQ (LanceDB vector index types).")
+    ann_partitions: int = Field(0, ge=0, description="IVF partitions; 0 = about sqrt(rows).")
+    ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ); 0 = dim / 8.")
+    ann_nprobes: int = Field(32, ge=1, description="IVF partitions probed per query.")
+    ann_refine_factor: int = Field(0, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
+    ann_ef: int = Field(0, ge=0, description="HNSW search breadth (IVF_HNSW_*); 0 = LanceDB's default.")
+    optimize_every_writes: int = Field(64, ge=1, description="Background optimize() after this many writes.")
+    optimize_interval_s: float = Field(300.0, gt=0, description="...or after this long with unoptimized writes.")
+    keep_versions_s: float = Field(3600.0, ge=0, description="Old table versions kept this long by cleanup.")
     pin_repo: str = Field("", description="OWNER/REPO for `pin` when the checkout has no origin remote.")
+
+    @field_validator("ann_index_type")
+    @classmethod
+    def _index_type(cls, value: str) -> str:
+        if value not in {"IVF_PQ", "IVF_HNSW_SQ"}:
+            raise ValueError("ann_index_type must be IVF_PQ or IVF_HNSW_SQ")
+        return value
 
     @field_validator("embedding_device")
     @classmethod

@@ -1,0 +1,87 @@
+"""Vector, keyword and hybrid search over the table, filters pushed into the scan.
+
+Vector search is exact (a flat scan) until the table has an ANN index; with one, the index answers
+(nprobes / refine_factor / ef from the settings) and rows written since the last index refresh are
+scanned exactly and merged in by LanceDB. A filtered ANN query that comes back short (a selective
+filter inside few probed partitions) is answered again exactly, so filters never lose results.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from topicserve.settings import Settings
+from topicserve.store.documents import DOC_COLUMNS, StoredDocument
+from topicserve.store.query import hits
+
+Mode = Literal["vector", "keyword", "hybrid"]
+
+
+class SearchOptions(BaseModel):
+    k: int
+    mode: Mode = "vector"
+    text: str | None = None
+    where: str | None = None
+    exact: bool = False
+
+
+def _vector_query(table, vector: np.ndarray, options: SearchOptions, settings: Settings, exact: bool):
+    query = table.search(vector, vector_column_name="vector", query_type="vector").distance_type("cosine")
+    if options.where:
+        query = query.where(options.where, prefilter=True)
+    if exact:
+        return query.bypass_vector_index()
+    query = query.nprobes(settings.ann_nprobes)
+    if settings.ann_refine_factor:
+        query = query.refine_factor(settings.ann_refine_factor)
+    if settings.ann_ef:
+        query = query.ef(settings.ann_ef)
+    return query
+
+
+def vector_search(table, vector, options: SearchOptions, settings: Settings) -> list[tuple[StoredDocument, float]]:
+    query = _vector_query(table, vector, options, settings, options.exact)
+    found = hits(query.select(DOC_COLUMNS).limit(options.k).to_arrow(), "_distance")
+    if options.where and not options.exact and len(found) < options.k:
+        query = _vector_query(table, vector, options, settings, exact=True)
+        found = hits(query.select(DOC_COLUMNS).limit(options.k).to_arrow(), "_distance")
+    return found
+
+
+def keyword_search(table, text: str, options: SearchOptions) -> list[tuple[StoredDocument, float]]:
+    query = table.search(text, query_type="fts", fts_columns="text")
+    if options.where:
+        query = query.where(options.where, prefilter=True)
+    return hits(query.select([*DOC_COLUMNS, "_score"]).limit(options.k).to_arrow(), "_score")
+
+
+def hybrid_search(table, vector, text: str, options: SearchOptions, settings: Settings):
+    """Reciprocal rank fusion of the vector and keyword rankings (LanceDB's RRFReranker)."""
+    from lancedb.rerankers import RRFReranker
+
+    query = (
+        table.search(query_type="hybrid", vector_column_name="vector", fts_columns="text")
+        .vector(vector)
+        .text(text)
+        .distance_type("cosine")
+        .nprobes(settings.ann_nprobes)
+    )
+    if options.where:
+        query = query.where(options.where, prefilter=True)
+    query = query.rerank(RRFReranker()).select(DOC_COLUMNS).limit(options.k)
+    return hits(query.to_arrow(), "_relevance_score")
+
+
+def run_search(table, vector, options: SearchOptions, settings: Settings) -> list[tuple[StoredDocument, float]]:
+    if options.mode == "vector":
+        return vector_search(table, vector, options, settings)
+    if not options.text:
+        from topicserve.errors import InvalidInput
+
+        raise InvalidInput(f"{options.mode} search needs a query text", field="query")
+    if options.mode == "keyword":
+        return keyword_search(table, options.text, options)
+    return hybrid_search(table, vector, options.text, options, settings)
