@@ -44,10 +44,10 @@ def _vector_query(table, vector: np.ndarray, options: SearchOptions, settings: S
 
 def vector_search(table, vector, options: SearchOptions, settings: Settings) -> list[tuple[StoredDocument, float]]:
     query = _vector_query(table, vector, options, settings, options.exact)
-    found = hits(query.select(DOC_COLUMNS).limit(options.k).to_arrow(), "_distance")
+    found = hits(query.select([*DOC_COLUMNS, "_distance"]).limit(options.k).to_arrow(), "_distance")
     if options.where and not options.exact and len(found) < options.k:
         query = _vector_query(table, vector, options, settings, exact=True)
-        found = hits(query.select(DOC_COLUMNS).limit(options.k).to_arrow(), "_distance")
+        found = hits(query.select([*DOC_COLUMNS, "_distance"]).limit(options.k).to_arrow(), "_distance")
     return found
 
 
