@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ); 0 = dim / 8.")
     ann_nprobes: int = Field(32, ge=1, description="IVF partitions probed per query.")
     ann_refine_factor: int = Field(0, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
+    exact_filter_rows: int = Field(
+        50_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
+    )
     ann_ef: int = Field(0, ge=0, description="HNSW search breadth (IVF_HNSW_*); 0 = LanceDB's default.")
     optimize_every_writes: int = Field(64, ge=1, description="Background optimize() after this many writes.")
     optimize_interval_s: float = Field(300.0, gt=0, description="...or after this long with unoptimized writes.")

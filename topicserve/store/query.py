@@ -31,7 +31,7 @@ def where(
     """One SQL predicate for the filters given (None when there are none)."""
     parts = []
     if topic is not None:
-        parts.append(f"array_has(topic_labels, {quote(topic.lower())})")
+        parts.append(f"array_has_any(topic_labels, [{quote(topic.lower())}])")  # served by the LabelList index
     if since is not None:
         parts.append(f"timestamp >= {_ts(since)}")
     if until is not None:

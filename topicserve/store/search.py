@@ -2,8 +2,9 @@
 
 Vector search is exact (a flat scan) until the table has an ANN index; with one, the index answers
 (nprobes / refine_factor / ef from the settings) and rows written since the last index refresh are
-scanned exactly and merged in by LanceDB. A filtered ANN query that comes back short (a selective
-filter inside few probed partitions) is answered again exactly, so filters never lose results.
+scanned exactly and merged in by LanceDB. Filters are SQL pushed into the scan (prefilter, served by
+scalar indexes); when at most ``exact_filter_rows`` rows match, the matches are scanned exactly
+(complete and fast); a filtered ANN query that still comes back short is answered again exactly.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def _vector_query(table, vector: np.ndarray, options: SearchOptions, settings: S
 
 
 def vector_search(table, vector, options: SearchOptions, settings: Settings) -> list[tuple[StoredDocument, float]]:
-    query = _vector_query(table, vector, options, settings, options.exact)
+    exact = options.exact or (  # a selective filter: an exact scan of the few matches is fast and complete
+        options.where is not None and table.count_rows(options.where) <= settings.exact_filter_rows
+    )
+    query = _vector_query(table, vector, options, settings, exact)
     found = hits(query.select([*DOC_COLUMNS, "_distance"]).limit(options.k).to_arrow(), "_distance")
-    if options.where and not options.exact and len(found) < options.k:
+    if options.where and not exact and len(found) < options.k:
         query = _vector_query(table, vector, options, settings, exact=True)
         found = hits(query.select([*DOC_COLUMNS, "_distance"]).limit(options.k).to_arrow(), "_distance")
     return found

@@ -90,10 +90,14 @@ class DocumentStore:
             pass
 
     def _create(self, space: EmbeddingSpace):
-        table = self._db.create_table(connect.TABLE, schema=table_schema(space))
-        from lancedb.index import FTS
+        from lancedb.index import FTS, BTree, LabelList
 
+        table = self._db.create_table(connect.TABLE, schema=table_schema(space))
         table.create_index("text", config=FTS(with_position=False))  # native (Lance) FTS, not tantivy
+        # Scalar indexes for the filters (id lookups and merges, topic, time); optimize() updates them.
+        table.create_index("id", config=BTree())
+        table.create_index("topic_labels", config=LabelList())
+        table.create_index("timestamp", config=BTree())
         return table
 
     def bind(self, space: EmbeddingSpace) -> None:

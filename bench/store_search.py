@@ -1,0 +1,241 @@
+"""Store search at scale: N random unit 384-d vectors in a LanceDB table, ANN index, latency and recall.
+
+    nice .venv/bin/python bench/store_search.py --rows 1000000      # make bench-store
+
+Writes random unit vectors (see Vectors) straight into the table in batches (with 20 topics, so a topic filter
+keeps ~5%), builds the vector index the way the writer's background thread does, then measures
+through the store API (DocumentStore.search, k=10): p50/p99 latency with and without a topic
+filter, recall@10 against exact search (the same table, index bypassed) on 100 queries,
+open-to-ready time (open + first answered query), RSS, ingest rows/s (raw batches, and through
+DocumentStore.upsert). Random vectors have no cluster structure: a worst case for IVF indexes.
+Results go to bench/results/store_search-<rows>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from topicserve.settings import Settings
+from topicserve.space import EmbeddingSpace
+from topicserve.store import DocumentStore, StoredDocument
+from topicserve.store.documents import TOPIC
+from topicserve.topics import TopicScore
+
+ROOT = Path(__file__).resolve().parents[1]
+TOPICS = [f"topic-{i:02d}" for i in range(20)]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+LATENT = 32  # intrinsic dimension of the default data; sentence embeddings have a low one too
+NOISE = 0.1
+
+
+class Vectors:
+    """Random unit vectors: by default a random 32-d Gaussian mapped into ``dim`` dimensions plus a
+    little isotropic noise (a low intrinsic dimension, like real embeddings); ``uniform`` draws
+    directly on the 384-d sphere (no structure at all: every neighbour is about as far as any
+    other, the worst case for any ANN index)."""
+
+    def __init__(self, dim: int, uniform: bool, seed: int = 0) -> None:
+        self.dim, self.uniform = dim, uniform
+        self.basis = np.random.default_rng(seed).standard_normal((LATENT, dim), dtype=np.float32) / np.sqrt(LATENT)
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        noise = rng.standard_normal((n, self.dim), dtype=np.float32)
+        if self.uniform:
+            v = noise
+        else:
+            v = rng.standard_normal((n, LATENT), dtype=np.float32) @ self.basis + NOISE * noise / np.sqrt(self.dim)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def batch_table(schema: pa.Schema, start: int, vectors: np.ndarray, rng: np.random.Generator) -> pa.Table:
+    n, dim = vectors.shape
+    labels = rng.integers(0, len(TOPICS), n)
+    ts = pa.array([T0 + timedelta(seconds=int(start + i)) for i in range(n)], pa.timestamp("us", tz="UTC"))
+    return pa.table(
+        {
+            "id": [f"v{start + i:08d}" for i in range(n)],
+            "text": [f"row {start + i}" for i in range(n)],
+            "timestamp": ts,
+            "metadata": ["{}"] * n,
+            "topics": pa.array([[{"label": TOPICS[t], "score": 0.5}] for t in labels], pa.list_(TOPIC)),
+            "topic_labels": [[TOPICS[t]] for t in labels],
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim),
+        },
+        schema=schema,
+    )
+
+
+def ingest(store: DocumentStore, rows: int, vectors: Vectors, batch: int, rng) -> float:
+    started = time.perf_counter()
+    for start in range(0, rows, batch):
+        n = min(batch, rows - start)
+        store.table.add(batch_table(store.table.schema, start, vectors(rng, n), rng))
+        print(f"  ingested {start + n:>9,} rows", flush=True)
+    return rows / (time.perf_counter() - started)
+
+
+def upsert_rate(store, space, vectors: Vectors, rng, batches: int = 5, size: int = 256) -> float:
+    """Docs/s through DocumentStore.upsert (merge_insert on id), batches of the API's maximum size."""
+    started = time.perf_counter()
+    for b in range(batches):
+        docs = [
+            StoredDocument(id=f"u{b}-{i}", text="upserted", timestamp=T0, topics=[TopicScore(label="x", score=1.0)])
+            for i in range(size)
+        ]
+        store.upsert(docs, vectors(rng, size), space)
+    return batches * size / (time.perf_counter() - started)
+
+
+def latencies(store, space, queries, **filters) -> tuple[list[list[str]], np.ndarray]:
+    for q in queries[:5]:  # warm-up
+        store.search(q, space, 10, **filters)
+    found, times = [], []
+    for q in queries:
+        started = time.perf_counter()
+        hits = store.search(q, space, 10, **filters)
+        times.append((time.perf_counter() - started) * 1000)
+        found.append([d.id for d, _ in hits])
+    return found, np.asarray(times)
+
+
+def recall(store, space, queries, found, **filters) -> float:
+    total = 0.0
+    for q, got in zip(queries, found, strict=True):
+        exact = [d.id for d, _ in store.search(q, space, 10, exact=True, **filters)]
+        total += len(set(got) & set(exact)) / max(1, len(exact))
+    return total / len(queries)
+
+
+def rss_mb() -> dict[str, float]:
+    current = next(
+        int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines() if "VmRSS" in line
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rss_mb": round(current, 1), "peak_rss_mb": round(peak, 1)}
+
+
+def settings_from(args) -> Settings:
+    return Settings(
+        ann_threshold=1,
+        ann_index_type=args.index_type,
+        ann_partitions=args.partitions,
+        ann_sub_vectors=args.sub_vectors,
+        ann_nprobes=args.nprobes,
+        ann_refine_factor=args.refine_factor,
+        ann_ef=args.ef,
+    )
+
+
+def measure(path: str, args, space: EmbeddingSpace, vectors: Vectors, rng) -> dict:
+    started = time.perf_counter()
+    store = DocumentStore(path, settings=settings_from(args), background=False)
+    queries = vectors(rng, args.queries)
+    store.search(queries[0], space, 10)
+    result = {"open_to_ready_s": round(time.perf_counter() - started, 3)}
+    for name, filters in (("no_filter", {}), ("topic_filter", {"topic": TOPICS[3]})):
+        found, ms = latencies(store, space, queries, **filters)
+        result[name] = {
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "recall_at_10": round(recall(store, space, queries, found, **filters), 4),
+        }
+        print(f"  {name}: {result[name]}", flush=True)
+    result |= rss_mb()
+    return result
+
+
+def markdown(report: dict) -> str:
+    p, r = report["params"], report["results"]
+    lines = [
+        f"# Store search: {p['rows']:,} random unit {p['dim']}-d vectors "
+        f"({'uniform' if p['uniform'] else f'{LATENT}-d latent'}, {p['index_type']})",
+        "",
+        f"Index: partitions={r['index']['partitions']}, sub_vectors={p['sub_vectors'] or 'n/a'}, "
+        f"nprobes={p['nprobes']}, refine_factor={p['refine_factor']}, ef={p['ef'] or 'default'}; "
+        f"built in {r['index']['build_s']} s. Machine: {report['machine']}.",
+        "",
+        "| query | p50 ms | p99 ms | recall@10 |",
+        "|---|---|---|---|",
+    ]
+    for name in ("no_filter", "topic_filter"):
+        q = r[name]
+        lines.append(f"| {name.replace('_', ' ')} | {q['p50_ms']} | {q['p99_ms']} | {q['recall_at_10']} |")
+    lines += [
+        "",
+        f"- ingest (raw batches): {r['ingest_rows_per_s']:,.0f} rows/s; through upsert: "
+        f"{r['upsert_docs_per_s']:,.0f} docs/s",
+        f"- open-to-ready: {r['open_to_ready_s']} s; RSS {r['rss_mb']} MB (peak {r['peak_rss_mb']} MB)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--uniform", action="store_true", help="structureless vectors (ANN worst case)")
+    parser.add_argument("--index-type", default="IVF_PQ", choices=["IVF_PQ", "IVF_HNSW_SQ"])
+    parser.add_argument("--partitions", type=int, default=0)
+    parser.add_argument("--sub-vectors", type=int, default=0)
+    parser.add_argument("--nprobes", type=int, default=20)
+    parser.add_argument("--refine-factor", type=int, default=10)
+    parser.add_argument("--ef", type=int, default=0)
+    parser.add_argument("--dir", default="", help="table directory (default: a temp dir, removed after)")
+    parser.add_argument("--reuse", action="store_true", help="--dir already holds the table: only index + measure")
+    parser.add_argument("--measure-only", action="store_true", help="with --reuse: keep the existing index")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    space = EmbeddingSpace(model="random-unit", dim=args.dim)
+    vectors = Vectors(args.dim, args.uniform)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.dir or tmp
+        store = DocumentStore(path, settings=settings_from(args), background=False)
+        results: dict = {}
+        if not args.reuse:
+            store.bind(space)
+            results["ingest_rows_per_s"] = round(ingest(store, args.rows, vectors, args.batch, rng), 1)
+            results["upsert_docs_per_s"] = round(upsert_rate(store, space, vectors, rng), 1)
+        started = time.perf_counter()
+        if not args.measure_only:
+            store.maintenance.build_index()
+        index = next(i for i in store.table.list_indices() if "vector" in i.columns)
+        results["index"] = {"build_s": round(time.perf_counter() - started, 1), "type": str(index.index_type)}
+        stats = store.table.index_stats(index.name)
+        results["index"]["partitions"] = getattr(stats, "num_partitions", None) or args.partitions
+        print(f"  index built: {results['index']}", flush=True)
+        del store
+        results |= measure(path, args, space, vectors, rng)
+    report = {
+        "params": vars(args) | {"index_type": args.index_type},
+        "results": results,
+        "machine": f"{os.cpu_count()} CPUs (shared with other jobs), niced",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"store_search-{args.rows}" + ("-uniform" if args.uniform else "")
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
