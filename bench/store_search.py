@@ -104,13 +104,14 @@ def upsert_rate(store, space, vectors: Vectors, rng, batches: int = 5, size: int
 def latencies(store, space, queries, **filters) -> tuple[list[list[str]], np.ndarray]:
     for q in queries[:5]:  # warm-up
         store.search(q, space, 10, **filters)
-    found, times = [], []
+    found, times, cpu = [], [], []
     for q in queries:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         hits = store.search(q, space, 10, **filters)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)  # all threads: independent of other jobs
         found.append([d.id for d, _ in hits])
-    return found, np.asarray(times)
+    return found, np.asarray(times), np.asarray(cpu)
 
 
 def exact_ids(store, space, queries, cache: Path, **filters) -> list[list[str]]:
@@ -143,6 +144,7 @@ def settings_from(args) -> Settings:
         ann_nprobes=args.nprobes,
         ann_refine_factor=args.refine_factor,
         ann_ef=args.ef,
+        exact_filter_rows=args.exact_filter_rows,
     )
 
 
@@ -154,16 +156,30 @@ def measure(path: str, args, space: EmbeddingSpace, vectors: Vectors, rng) -> di
     result = {"open_to_ready_s": round(time.perf_counter() - started, 3)}
     result["load_average_before"] = round(os.getloadavg()[0], 2)
     for name, filters in (("no_filter", {}), ("topic_filter", {"topic": TOPICS[3]})):
-        found, ms = latencies(store, space, queries, **filters)
+        found, ms, cpu = latencies(store, space, queries, **filters)
         cache = Path(path) / f"exact-{name}-{args.queries}.json" if args.dir else Path(tempfile.mktemp())
         result[name] = {
             "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "cpu_ms_p50": round(float(np.percentile(cpu, 50)), 2),
             "recall_at_10": round(recall(found, exact_ids(store, space, queries, cache, **filters)), 4),
         }
         print(f"  {name}: {result[name]}", flush=True)
     result |= rss_mb() | {"load_average_after": round(os.getloadavg()[0], 2)}
     return result
+
+
+def results_path(args) -> Path:
+    return Path(args.out) / (f"store_search-{args.rows}" + ("-uniform" if args.uniform else ""))
+
+
+def previous(args) -> dict:
+    path = results_path(args).with_suffix(".json")
+    if not args.reuse or not path.exists():
+        return {}
+    old = json.loads(path.read_text())["results"]
+    keep = ["ingest_rows_per_s"] + (["index"] if args.measure_only else [])
+    return {k: old[k] for k in keep if k in old}
 
 
 def markdown(report: dict) -> str:
@@ -172,16 +188,19 @@ def markdown(report: dict) -> str:
         f"# Store search: {p['rows']:,} random unit {p['dim']}-d vectors "
         f"({'uniform' if p['uniform'] else f'{LATENT}-d latent'}, {p['index_type']})",
         "",
-        f"Index: partitions={r['index']['partitions']}, sub_vectors={p['sub_vectors'] or 'n/a'}, "
-        f"nprobes={p['nprobes']}, refine_factor={p['refine_factor']}, ef={p['ef'] or 'default'}; "
+        f"Index: {r['index'].get('index_type')}, partitions={r['index'].get('num_partitions')}, "
+        f"sub_vectors={r['index'].get('num_sub_vectors')}; query: nprobes={p['nprobes']} (filtered: twice), "
+        f"refine_factor={p['refine_factor']}, ef={p['ef'] or 'default'}; "
         f"built (+ optimize) in {r['index']['build_s']} s. Machine: {report['machine']}.",
         "",
-        "| query | p50 ms | p99 ms | recall@10 |",
-        "|---|---|---|---|",
+        "| query | p50 ms | p99 ms | CPU ms/query (p50) | recall@10 |",
+        "|---|---|---|---|---|",
     ]
     for name in ("no_filter", "topic_filter"):
         q = r[name]
-        lines.append(f"| {name.replace('_', ' ')} | {q['p50_ms']} | {q['p99_ms']} | {q['recall_at_10']} |")
+        lines.append(
+            f"| {name.replace('_', ' ')} | {q['p50_ms']} | {q['p99_ms']} | {q['cpu_ms_p50']} | {q['recall_at_10']} |"
+        )
     lines += [
         "",
         f"- ingest (raw batches): {r.get('ingest_rows_per_s', 0):,.0f} rows/s; through upsert: "
@@ -206,6 +225,7 @@ def main() -> None:
     parser.add_argument("--nprobes", type=int, default=20)
     parser.add_argument("--refine-factor", type=int, default=10)
     parser.add_argument("--ef", type=int, default=0)
+    parser.add_argument("--exact-filter-rows", type=int, default=Settings().exact_filter_rows)
     parser.add_argument("--dir", default="", help="table directory (default: a temp dir, removed after)")
     parser.add_argument("--reuse", action="store_true", help="--dir already holds the table: only index + measure")
     parser.add_argument("--measure-only", action="store_true", help="with --reuse: keep the existing index")
@@ -221,15 +241,15 @@ def main() -> None:
         if not args.reuse:
             store.bind(space)
             results["ingest_rows_per_s"] = round(ingest(store, args.rows, vectors, args.batch, rng), 1)
-        started = time.perf_counter()
+        results |= previous(args)  # --reuse: ingest (and with --measure-only, index) numbers of the full run
         if not args.measure_only:  # what the writer's background thread does: index, then optimize()
-            store.maintenance.build_index()
+            started = time.perf_counter()
+            params = store.maintenance.build_index()
             store.maintenance.optimize()
-        index = next(i for i in store.table.list_indices() if "vector" in i.columns)
-        results["index"] = {"build_s": round(time.perf_counter() - started, 1), "type": str(index.index_type)}
-        stats = store.table.index_stats(index.name)
-        results["index"]["partitions"] = getattr(stats, "num_partitions", None) or args.partitions
-        print(f"  index built: {results['index']}", flush=True)
+            results["index"] = {"build_s": round(time.perf_counter() - started, 1)} | {
+                k: params.get(k) for k in ("index_type", "num_partitions", "num_sub_vectors")
+            }
+            print(f"  index built: {results['index']}", flush=True)
         results["upsert_docs_per_s"] = round(upsert_rate(store, space, vectors, rng), 1)  # on the indexed table
         del store
         results |= measure(path, args, space, vectors, rng)
@@ -239,11 +259,10 @@ def main() -> None:
         "machine": f"{os.cpu_count()} CPUs (shared with other jobs), niced",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"store_search-{args.rows}" + ("-uniform" if args.uniform else "")
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / f"{name}.md").write_text(markdown(report))
+    path = results_path(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(report))
     print(markdown(report))
 
 

@@ -48,10 +48,10 @@ class Settings(BaseSettings):
     ann_index_type: str = Field("IVF_HNSW_SQ", description="IVF_PQ | IVF_HNSW_SQ (LanceDB vector index types).")
     ann_partitions: int = Field(0, ge=0, description="IVF partitions; 0 = about sqrt(rows).")
     ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ); 0 = dim / 8.")
-    ann_nprobes: int = Field(32, ge=1, description="IVF partitions probed per query.")
-    ann_refine_factor: int = Field(0, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
+    ann_nprobes: int = Field(40, ge=1, description="IVF partitions probed per query (filtered queries: twice this).")
+    ann_refine_factor: int = Field(20, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
     exact_filter_rows: int = Field(
-        50_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
+        2_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
     )
     ann_ef: int = Field(0, ge=0, description="HNSW search breadth (IVF_HNSW_*); 0 = LanceDB's default.")
     optimize_every_writes: int = Field(64, ge=1, description="Background optimize() after this many writes.")

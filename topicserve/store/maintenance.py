@@ -89,7 +89,7 @@ class Maintenance:
         table = self.store.table
         return next((i for i in table.list_indices() if "vector" in i.columns), None) if table is not None else None
 
-    def build_index(self) -> None:
+    def build_index(self) -> dict[str, Any]:
         """Train and commit the vector index. Not under the write lock: an index commit does not
         conflict with appends, and the rows written meanwhile are searched exactly until optimize."""
         table, s = self.store.table, self.settings
@@ -103,6 +103,7 @@ class Maintenance:
         started = time.monotonic()
         table.create_index(**params)
         log.info("vector index %s built over %d rows in %.1fs", params, rows, time.monotonic() - started)
+        return params
 
     def optimize(self) -> None:
         with self.store._write_lock:

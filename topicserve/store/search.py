@@ -35,7 +35,8 @@ def _vector_query(table, vector: np.ndarray, options: SearchOptions, settings: S
         query = query.where(options.where, prefilter=True)
     if exact:
         return query.bypass_vector_index()
-    query = query.nprobes(settings.ann_nprobes)
+    # A filter keeps the nearest matches farther out, across more partitions: probe twice as many.
+    query = query.nprobes(settings.ann_nprobes * (2 if options.where else 1))
     if settings.ann_refine_factor:
         query = query.refine_factor(settings.ann_refine_factor)
     if settings.ann_ef:
