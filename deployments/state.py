@@ -1,11 +1,15 @@
-"""State deployment: the single writer of documents, vectors and topics.
+"""State deployment: the single writer of the LanceDB table (documents, vectors, topics).
 
-Exactly one replica, so ingress replicas never diverge. Its methods are `async` on purpose: they
-run one at a time on the replica's event loop, which serialises writes without a lock (the store
-calls do not await, so no other call interleaves).
+Exactly one replica (one writer per table). Every store call runs in a worker thread
+(`asyncio.to_thread`), so the replica's event loop never blocks: reads (get, search, trends, list)
+run side by side and never wait behind a slow call. Writes (bind, upsert, delete) are serialised
+by an `asyncio.Lock`, so batches commit one after another in arrival order. Index builds and
+compaction run in the store's own background thread (topicserve/store/maintenance.py).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from ray import serve
 
@@ -23,23 +27,38 @@ from topicserve.store import DocumentStore
 )
 class State:
     def __init__(self) -> None:
-        settings = get_settings()
-        self.store = DocumentStore(settings.storage_uri, compact_every=settings.compact_every)
+        self.store = DocumentStore(get_settings().storage_uri)
+        self._writes = asyncio.Lock()
 
+    async def _write(self, method, *args, **kwargs):
+        async with self._writes:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+    # ---- writes (one at a time) ----------------------------------------------------------------
     async def bind(self, space):
-        return self.store.bind(space)
+        return await self._write(self.store.bind, space)
 
     async def upsert(self, docs, vectors, space):
-        return self.store.upsert(docs, vectors, space)
+        return await self._write(self.store.upsert, docs, vectors, space)
 
+    async def delete(self, ids):
+        return await self._write(self.store.delete, ids)
+
+    async def delete_where(self, topic=None, since=None, until=None):
+        return await self._write(self.store.delete_where, topic, since, until)
+
+    # ---- reads (concurrent, never behind a write) ---------------------------------------------
     async def get(self, doc_id):
-        return self.store.get(doc_id)
+        return await asyncio.to_thread(self.store.get, doc_id)
+
+    async def list(self, topic=None, since=None, until=None, limit=100, cursor=None):
+        return await asyncio.to_thread(self.store.list, topic, since, until, limit, cursor)
 
     async def search(self, vector, space, k, **filters):
-        return self.store.search(vector, space, k, **filters)
+        return await asyncio.to_thread(self.store.search, vector, space, k, **filters)
 
     async def trends(self, now, window, baseline, bin, **options):
-        return self.store.trends(now, window, baseline, bin, **options)
+        return await asyncio.to_thread(self.store.trends, now, window, baseline, bin, **options)
 
     async def stats(self):
-        return self.store.stats()
+        return await asyncio.to_thread(self.store.stats)

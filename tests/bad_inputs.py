@@ -544,6 +544,38 @@ AUTH = [
     get("auth: unknown route without a key", "/admin", 401, "authorization", key=None),
 ]
 
+
+DD, LS = "/documents/delete", "/documents"
+MANAGE = [
+    Case("delete: unknown id", "DELETE", "/documents/no-such-doc", 404, "id"),
+    Case("delete: id with a space", "DELETE", "/documents/a%20b", 422, "id"),
+    Case("delete: id ..", "DELETE", "/documents/...", 422, "id"),
+    Case("delete: id a%2Fb", "DELETE", "/documents/a%2Fb", 404, None),
+    post("delete-where: empty filter", DD, {}, 422, "body"),
+    post("delete-where: ids and a filter", DD, {"ids": ["a"], "topic": "sculpture"}, 422, "body"),
+    post("delete-where: empty ids", DD, {"ids": []}, 422, "ids"),
+    post("delete-where: bad id", DD, {"ids": ["a/b"]}, 422, "ids.0"),
+    post("delete-where: unknown field", DD, {"topic": "sculpture", "all": True}, 422, "all"),
+    post("delete-where: naive since", DD, {"since": "2026-01-01T00:00:00"}, 422, "since"),
+    post(
+        "delete-where: since after until",
+        DD,
+        {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        422,
+        "body",
+    ),
+    post("delete-where: topic is a list", DD, {"topic": ["a"]}, 422, "topic"),
+    get("list: limit 0", LS, 422, "limit", params={"limit": "0"}),
+    get("list: limit 10001", LS, 422, "limit", params={"limit": "10001"}),
+    get("list: limit abc", LS, 422, "limit", params={"limit": "abc"}),
+    get("list: unknown parameter", LS, 422, "order", params={"order": "desc"}),
+    get("list: naive since", LS, 422, "since", params={"since": "2026-01-01T00:00:00"}),
+    get("list: cursor not base64", LS, 422, "cursor", params={"cursor": "!!!"}),
+    get("list: topic empty", LS, 422, "topic", params={"topic": ""}),
+    post("search: unknown mode", S, {"query": "art", "mode": "fuzzy"}, 422, "mode"),
+    post("search: mode null", S, {"query": "art", "mode": None}, 422, "mode"),
+]
+
 ROUTES = [
     get("route: unknown", "/no-such-route", 404, None),
     get("route: unknown under v1", "/v1/models", 404, None),
@@ -554,5 +586,16 @@ ROUTES = [
     Case("route: PUT evaluate", "PUT", EV, 405, None, json={}),
 ]
 
-CASES: list[Case] = [*DOCUMENTS, *GET_DOCUMENT, *SEARCH, *TOPICS, *TRENDS, *EMBEDDINGS, *EVALUATE, *AUTH, *ROUTES]
+CASES: list[Case] = [
+    *DOCUMENTS,
+    *GET_DOCUMENT,
+    *SEARCH,
+    *TOPICS,
+    *TRENDS,
+    *EMBEDDINGS,
+    *EVALUATE,
+    *MANAGE,
+    *AUTH,
+    *ROUTES,
+]
 assert len({c.name for c in CASES}) == len(CASES), "case names must be unique"

@@ -247,6 +247,19 @@ def build_app(gateway: Gateway, settings: Settings | None = None, *, behind_serv
     async def get_document(doc_id: Annotated[s.DocId, Path(alias="id")]) -> s.DocumentOut:
         return await gateway.get_document(doc_id)
 
+    # ---- document management (store issue 10) -------------------------------------------------
+    @app.delete("/documents/{id}", response_model=s.DeleteResponse, tags=["documents"])
+    async def delete_document(doc_id: Annotated[s.DocId, Path(alias="id")]) -> s.DeleteResponse:
+        return await gateway.delete_document(doc_id)
+
+    @app.post("/documents/delete", response_model=s.DeleteResponse, tags=["documents"])
+    async def delete_documents(req: s.DeleteRequest) -> s.DeleteResponse:
+        return await gateway.delete_documents(req)
+
+    @app.get("/documents", response_model=s.DocumentList, tags=["documents"])
+    async def list_documents(q: Annotated[s.DocumentsQuery, Query()]) -> s.DocumentList:
+        return await gateway.list_documents(q.topic, q.since, q.until, q.limit, q.cursor)
+
     @app.post("/search", response_model=s.SearchResponse, tags=["search"])
     async def search(req: s.SearchRequest) -> s.SearchResponse:
         return await gateway.search(req)

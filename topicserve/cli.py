@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "topicserve.k8s.cli",
     "topicserve.evaluation.cli",
     "topicserve.client.cli",  # ingest, search, trends, topics (evaluate --url is in evaluation.cli)
+    "topicserve.store.cli",
 ]
 
 

@@ -25,7 +25,12 @@ class DiscoveryParams(BaseModel):
     min_cluster_size: int = Field(3, ge=2, le=1000)
     distance_threshold: float = Field(0.75, gt=0, le=2, description="Cosine distance at which clusters stop merging.")
     keywords: int = Field(5, ge=1, le=20)
-    max_docs: int = Field(5000, ge=10, description="Most unmatched documents clustered (the newest are kept).")
+    max_docs: int = Field(
+        2000,
+        ge=10,
+        le=5000,
+        description="Sample bound: most unmatched documents clustered (the newest are kept; clustering is O(n^2)).",
+    )
 
 
 class Cluster(BaseModel):

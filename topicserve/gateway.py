@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from topicserve import schemas as s
-from topicserve.errors import InvalidInput, NotReady
+from topicserve.errors import InvalidInput, NotFound, NotReady
 from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.evaluation.report import to_markdown
 from topicserve.redact import redact
@@ -114,12 +114,36 @@ class Gateway:
         doc = await self.state.get(doc_id)
         return s.DocumentOut.model_validate(doc.model_dump())
 
+    # ---- document management (store issue 10) -------------------------------------------------
+    async def delete_document(self, doc_id: str) -> s.DeleteResponse:
+        if not await self.state.delete([doc_id]):
+            raise NotFound(f"no document with id {doc_id!r}", field="id")
+        return s.DeleteResponse(deleted=1)
+
+    async def delete_documents(self, req: s.DeleteRequest) -> s.DeleteResponse:
+        if req.ids is not None:
+            return s.DeleteResponse(deleted=await self.state.delete(req.ids))
+        return s.DeleteResponse(deleted=await self.state.delete_where(req.topic, req.since, req.until))
+
+    async def list_documents(
+        self, topic: str | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
+    ) -> s.DocumentList:
+        if since and until and since >= until:
+            raise InvalidInput("since must be before until", field="since")
+        docs, next_cursor = await self.state.list(topic, since, until, limit, cursor)
+        return s.DocumentList(
+            documents=[s.DocumentOut.model_validate(d.model_dump()) for d in docs], next_cursor=next_cursor
+        )
+
     async def search(self, req: s.SearchRequest) -> s.SearchResponse:
         space = self._space()
         if req.since and req.until and req.since >= req.until:
             raise InvalidInput("since must be before until", field="since")
-        vector = (await self._embed([req.query]))[0]
-        hits = await self.state.search(vector, space, req.k, topic=req.topic, since=req.since, until=req.until)
+        vector = (await self._embed([req.query]))[0] if req.mode != "keyword" else None
+        filters = {"topic": req.topic, "since": req.since, "until": req.until}
+        if req.mode != "vector":  # only then: the State of an older deployment takes no `mode`
+            filters |= {"mode": req.mode, "text": req.query}
+        hits = await self.state.search(vector, space, req.k, **filters)
         return s.SearchResponse(
             results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in hits],
             model=space.model,

@@ -14,9 +14,14 @@ from topicserve.topics import TopicModel, TopicsConfig
 
 
 def build_gateway(
-    storage_uri: str, *, embedder: Embedder | None = None, model: str | None = None, topics: TopicsConfig | None = None
+    storage_uri: str,
+    *,
+    embedder: Embedder | None = None,
+    model: str | None = None,
+    topics: TopicsConfig | None = None,
+    store: DocumentStore | None = None,
 ) -> Gateway:
-    """A started Gateway over in-process embedder, topic model and store."""
+    """A Gateway over in-process embedder, topic model and store (``store`` overrides ``storage_uri``)."""
     from topicserve.settings import get_settings
 
     embedder = embedder or Embedder(model or get_settings().embedding_model, "auto")
@@ -24,7 +29,5 @@ def build_gateway(
     async def embed(texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(embedder.embed, texts)
 
-    gateway = Gateway(
-        LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(DocumentStore(storage_uri))
-    )
-    return gateway
+    store = store or DocumentStore(storage_uri)
+    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(store))

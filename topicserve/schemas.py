@@ -171,6 +171,54 @@ class DocumentOut(BaseModel):
     topics: list[TopicScore]
 
 
+# ---- document management (store issue 10): delete, list ---------------------------------------
+class DeleteRequest(Strict):
+    """Delete by ``ids``, or by a filter (``topic``, ``since``, ``until``); not both, never empty."""
+
+    ids: list[DocId] | None = Field(None, min_length=1, max_length=10 * MAX_ITEMS)
+    topic: str | None = Field(None, min_length=1, max_length=200)
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DeleteRequest:
+        has_filter = any(v is not None for v in (self.topic, self.since, self.until))
+        if self.ids is None and not has_filter:
+            raise ValueError("give ids, or a filter with topic, since or until (an empty filter would delete all)")
+        if self.ids is not None and has_filter:
+            raise ValueError("give ids or a filter, not both")
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since must be before until")
+        return self
+
+
+class DocumentsQuery(BaseModel):
+    """The query of GET /documents. Lax types (a query string is all strings), no unknown parameters."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    topic: Name | None = Field(None, description="Only documents with this topic.")
+    since: Timestamp | None = Field(None, description="Only documents at or after this time (with a timezone).")
+    until: Timestamp | None = Field(None, description="Only documents before this time (with a timezone).")
+    limit: int = Field(100, ge=1, le=1000, description="Page size.")
+    cursor: str | None = Field(None, max_length=1024, description="`next_cursor` of the previous page.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DocumentsQuery:
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since must be before until")
+        return self
+
+
+class DeleteResponse(BaseModel):
+    deleted: int
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last one.")
+
+
 # ---- search ---------------------------------------------------------------------------------
 class SearchRequest(Strict):
     query: Text
@@ -178,6 +226,9 @@ class SearchRequest(Strict):
     topic: Name | None = None
     since: Timestamp | None = None
     until: Timestamp | None = None
+    mode: Literal["vector", "keyword", "hybrid"] = Field(
+        "vector", description="vector (embeddings), keyword (full-text, BM25) or hybrid (reciprocal rank fusion)."
+    )
 
     @field_validator("query")
     @classmethod

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     onnx_reduce_range: bool = Field(False, description="int8 quantization with 7-bit weights (reduce_range).")
     # --- end of embedding backends ---
     storage_uri: str = Field(
-        ".data/store", description="Where documents and vectors persist (local dir or smart_open URI)."
+        ".data/store", description="Where the LanceDB table lives: a local directory or s3://bucket/prefix."
     )
     taxonomy_path: str = Field("", description="Taxonomy YAML; empty means the bundled default.")
     max_items: int = Field(256, ge=1, description="Most texts/documents in one request.")
@@ -65,7 +65,28 @@ class Settings(BaseSettings):
         None, description="When set, every route but /healthz and /readyz needs `Authorization: Bearer <key>`."
     )
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS off.")
-    compact_every: int = Field(64, ge=1, description="Merge store segments after this many writes.")
+    # ---- store (LanceDB, docs/store.md) -------------------------------------------------------
+    storage_endpoint: str = Field(
+        "", description="S3-compatible endpoint for s3:// storage (MinIO, moto); empty means AWS."
+    )
+    storage_retries: int = Field(3, ge=0, le=20, description="Object-store request retries before a write fails.")
+    storage_retry_timeout_s: float = Field(20.0, gt=0, description="Longest an object-store request is retried.")
+    read_consistency_s: float | None = Field(
+        None, ge=0, description="Readers in other processes see new commits after this long (0: every read)."
+    )
+    ann_threshold: int = Field(100_000, ge=1, description="Rows past which an ANN index is built (exact below).")
+    ann_index_type: str = Field("IVF_HNSW_SQ", description="IVF_PQ | IVF_HNSW_SQ (LanceDB vector index types).")
+    ann_partitions: int = Field(0, ge=0, description="IVF partitions; 0 = about sqrt(rows).")
+    ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ); 0 = dim / 8.")
+    ann_nprobes: int = Field(40, ge=1, description="IVF partitions probed per query (filtered queries: twice this).")
+    ann_refine_factor: int = Field(20, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
+    exact_filter_rows: int = Field(
+        2_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
+    )
+    ann_ef: int = Field(0, ge=0, description="HNSW search breadth (IVF_HNSW_*); 0 = LanceDB's default.")
+    optimize_every_writes: int = Field(64, ge=1, description="Background optimize() after this many writes.")
+    optimize_interval_s: float = Field(300.0, gt=0, description="...or after this long with unoptimized writes.")
+    keep_versions_s: float = Field(3600.0, ge=0, description="Old table versions kept this long by cleanup.")
     pin_repo: str = Field("", description="OWNER/REPO for `pin` when the checkout has no origin remote.")
     # -- load and timeouts (docs/operations.md) --
     handle_timeout_s: float = Field(
@@ -92,6 +113,13 @@ class Settings(BaseSettings):
     @classmethod
     def _key(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None  # empty string: no key
+
+    @field_validator("ann_index_type")
+    @classmethod
+    def _index_type(cls, value: str) -> str:
+        if value not in {"IVF_PQ", "IVF_HNSW_SQ"}:
+            raise ValueError("ann_index_type must be IVF_PQ or IVF_HNSW_SQ")
+        return value
 
     @field_validator("embedding_device")
     @classmethod

@@ -1,4 +1,4 @@
-"""Trending topics from (timestamp, topics) pairs, and the /trends report with candidate topics. Ray-free.
+"""Trending topics from (timestamp, topics) columns, and the /trends report with candidate topics. Ray-free.
 
 Method: a smoothed Poisson z-score. For each topic, the baseline period (just before the recent
 window) gives the topic's rate, and so an expected count for the window::
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,42 @@ def parse_duration(value: str, field: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+US = timedelta(microseconds=1)
+
+
+def _us(value: datetime | timedelta) -> int:
+    """Microseconds since the epoch (datetimes, taken as UTC when naive) or in a duration."""
+    if isinstance(value, timedelta):
+        return value // US
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // US
+
+
+@dataclass
+class TopicColumns:
+    """What trends need, as columns: one timestamp per document, and (document, label) pairs."""
+
+    times_us: np.ndarray  # int64, one per document
+    pair_doc: np.ndarray  # int64 document index of each (document, label) pair
+    pair_label: np.ndarray  # label of each pair
+
+    @classmethod
+    def from_events(cls, events: Iterable[tuple[datetime, Sequence[str]]]) -> TopicColumns:
+        times, docs, labels = [], [], []
+        for i, (ts, names) in enumerate(events):
+            times.append(_us(ts))
+            docs.extend([i] * len(names))
+            labels.extend(names)
+        return cls(np.asarray(times, np.int64), np.asarray(docs, np.int64), np.asarray(labels, dtype=object))
+
+    def with_pairs(self, docs: Sequence[int], labels: Sequence[str]) -> TopicColumns:
+        return TopicColumns(
+            self.times_us,
+            np.concatenate([self.pair_doc, np.asarray(docs, np.int64)]),
+            np.concatenate([self.pair_label, np.asarray(labels, dtype=object)]),
+        )
+
+
 def compute_trends(
     events: Iterable[tuple[datetime, Sequence[str]]],
     *,
@@ -59,43 +95,79 @@ def compute_trends(
     min_count: int = 2,
 ) -> tuple[list[dict], list[dict]]:
     """(trending, all_topics): dicts with topic, score, counts and a per-bin series for plotting."""
-    recent_start, baseline_start = now - window, now - window - baseline
-    recent: Counter[str] = Counter()
-    base: Counter[str] = Counter()
+    columns = TopicColumns.from_events(events)
+    return trends_from_columns(columns, now=now, window=window, baseline=baseline, bin=bin, min_count=min_count)
+
+
+def _counts(columns: TopicColumns, range_us: tuple[int, int, int], origin_us: int, bin_us: int, n_bins: int):
+    """(labels, per-bin counts [labels x bins], recent counts, baseline counts); a label counts
+    once per document. ``range_us`` is (baseline start, window start, now)."""
+    start, recent_start, end = range_us
+    t = columns.times_us
+    in_range = (t >= start) & (t < end)
+    keep = in_range[columns.pair_doc] if len(columns.pair_doc) else np.zeros(0, bool)
+    docs, names = columns.pair_doc[keep], columns.pair_label[keep].astype(str)
+    labels, codes = np.unique(names, return_inverse=True)
+    pairs = np.unique(np.stack([docs, codes.astype(np.int64)]), axis=1) if len(docs) else np.zeros((2, 0), np.int64)
+    docs, codes = pairs[0], pairs[1]
+    series = np.zeros((len(labels), n_bins), np.int64)
+    np.add.at(series, (codes, np.minimum(n_bins - 1, (t[docs] - origin_us) // bin_us)), 1)
+    is_recent = t[docs] >= recent_start
+    recent = np.bincount(codes[is_recent], minlength=len(labels))
+    base = np.bincount(codes[~is_recent], minlength=len(labels))
+    first = int(t[in_range].min()) if in_range.any() else None
+    return labels, series, recent, base, first
+
+
+def _topic(label: str, recent: int, base: int, ratio: float, row: np.ndarray, origin: datetime, bin: timedelta):
+    expected = base * ratio
+    score = (recent - expected) / math.sqrt(expected + 1.0)
+    return {
+        "topic": label,
+        "score": round(score, 6),
+        "recent_count": recent,
+        "baseline_count": base,
+        "expected_count": round(expected, 6),
+        "lift": round((recent + 1.0) / (expected + 1.0), 6),
+        "series": [{"start": origin + i * bin, "count": int(c)} for i, c in enumerate(row)],
+    }
+
+
+def trends_from_columns(
+    columns: TopicColumns, *, now: datetime, window: timedelta, baseline: timedelta, bin: timedelta, min_count: int = 2
+) -> tuple[list[dict], list[dict]]:
+    """compute_trends over columns: numpy counting, no per-document Python objects."""
     n_bins = max(1, math.ceil((window + baseline) / bin))
-    first_start = now - n_bins * bin  # bins end at `now`, so the window edge falls on a bin edge
-    series: dict[str, list[int]] = {}
-    first: datetime | None = None
-    for ts, labels in events:
-        if not (baseline_start <= ts < now):
-            continue
-        first = ts if first is None or ts < first else first
-        idx = min(n_bins - 1, int((ts - first_start) / bin))
-        for label in set(labels):
-            (recent if ts >= recent_start else base)[label] += 1
-            series.setdefault(label, [0] * n_bins)[idx] += 1
-    covered = baseline
-    if first is not None and first < recent_start:  # from the start of the first document's bin
-        covered = recent_start - (first_start + int((first - first_start) / bin) * bin)
-    ratio = window / min(baseline, covered)
-    topics = []
-    for label in set(recent) | set(base):
-        expected = base[label] * ratio
-        score = (recent[label] - expected) / math.sqrt(expected + 1.0)
-        topics.append(
-            {
-                "topic": label,
-                "score": round(score, 6),
-                "recent_count": recent[label],
-                "baseline_count": base[label],
-                "expected_count": round(expected, 6),
-                "lift": round((recent[label] + 1.0) / (expected + 1.0), 6),
-                "series": [{"start": first_start + i * bin, "count": c} for i, c in enumerate(series[label])],
-            }
-        )
+    origin = now - n_bins * bin  # bins end at `now`, so the window edge falls on a bin edge
+    origin_us, bin_us, recent_us = _us(origin), _us(bin), _us(now - window)
+    range_us = (_us(now - window - baseline), recent_us, _us(now))
+    labels, series, recent, base, first = _counts(columns, range_us, origin_us, bin_us, n_bins)
+    covered_us = _us(baseline)
+    if first is not None and first < recent_us:  # from the start of the first document's bin
+        covered_us = recent_us - (origin_us + (first - origin_us) // bin_us * bin_us)
+    ratio = _us(window) / min(_us(baseline), covered_us)
+    topics = [
+        _topic(str(label), int(r), int(b), ratio, row, origin, bin)
+        for label, r, b, row in zip(labels, recent, base, series, strict=True)
+    ]
     topics.sort(key=lambda t: (-t["score"], -t["recent_count"], t["topic"]))
     trending = [t for t in topics if t["score"] > 0 and t["recent_count"] >= min_count]
     return trending, topics
+
+
+@dataclass
+class ReportColumns:
+    """The documents of the time range for a report: topic columns, each document's best topic
+    score (NaN: no topic), and loaders that fetch texts/vectors for a few documents only."""
+
+    topics: TopicColumns
+    best_score: np.ndarray
+    sample: Callable[[np.ndarray], tuple[list[str], np.ndarray]]  # document indices -> texts, vectors
+    texts: Callable[[np.ndarray], list[str]]  # document indices -> texts
+
+
+def empty_report() -> dict[str, Any]:
+    return {"trending": [], "topics": [], "method": METHOD, "candidates": [], "unmatched_documents": 0}
 
 
 def trend_report(
@@ -109,55 +181,83 @@ def trend_report(
     min_count: int = 2,
     discovery: dict | None = None,
 ) -> dict[str, Any]:
-    """Trends over stored documents (objects with .text, .timestamp, .topics) and their vectors,
-    with candidate topics from discovery counted like taxonomy topics and marked ``candidate``."""
+    """Trends over document objects (.text, .timestamp, .topics) and their vectors (small sets, tests)."""
+    topics = TopicColumns.from_events((d.timestamp, [t.label for t in d.topics]) for d in docs)
+    best = np.array([max((t.score for t in d.topics), default=np.nan) for d in docs], np.float64)
+    vectors = np.asarray(vectors)
+    columns = ReportColumns(
+        topics,
+        best,
+        sample=lambda idx: ([docs[i].text for i in idx], vectors[idx]),
+        texts=lambda idx: [docs[i].text for i in idx],
+    )
+    return report_from_columns(
+        columns, now=now, window=window, baseline=baseline, bin=bin, min_count=min_count, discovery=discovery
+    )
+
+
+def _unmatched(columns: ReportColumns, in_range: np.ndarray, below: float | None) -> np.ndarray:
+    best = columns.best_score
+    weak = np.isnan(best) | ((best < below) if below is not None else np.zeros(len(best), bool))
+    return in_range & weak
+
+
+def report_from_columns(
+    columns: ReportColumns,
+    *,
+    now: datetime,
+    window: timedelta,
+    baseline: timedelta,
+    bin: timedelta,
+    min_count: int = 2,
+    discovery: dict | None = None,
+) -> dict[str, Any]:
+    """Trends plus candidate topics: discovery clusters a bounded sample of the newest unmatched
+    documents (only their vectors are fetched), against a bounded sample of matched texts."""
     from topicserve.discovery import DiscoveryParams, discover
 
     params = DiscoveryParams.model_validate(discovery or {})
-    start = now - window - baseline
-    in_range = [i for i, d in enumerate(docs) if start <= d.timestamp < now]
-    events = {i: [t.label for t in docs[i].topics] for i in in_range}
-
-    def unmatched(doc) -> bool:
-        best = max((t.score for t in doc.topics), default=None)
-        return best is None or (params.unmatched_below is not None and best < params.unmatched_below)
-
-    pool = sorted((i for i in in_range if unmatched(docs[i])), key=lambda i: docs[i].timestamp)[-params.max_docs :]
-    matched_texts = [docs[i].text for i in in_range if not unmatched(docs[i])]
-    clusters = discover([docs[i].text for i in pool], np.asarray(vectors)[pool], matched_texts, params) if pool else []
-    taken = {label.lower() for labels in events.values() for label in labels}
-    candidates = {}
+    t = columns.topics.times_us
+    in_range = (t >= _us(now - window - baseline)) & (t < _us(now))
+    unmatched = _unmatched(columns, in_range, params.unmatched_below)
+    newest = lambda mask: np.flatnonzero(mask)[np.argsort(t[mask], kind="stable")][-params.max_docs :]  # noqa: E731
+    pool = newest(unmatched)
+    clusters = []
+    if params.enabled and len(pool) >= params.min_cluster_size:
+        texts, vectors = columns.sample(pool)
+        clusters = discover(texts, vectors, columns.texts(newest(in_range & ~unmatched)), params)
+    taken = {str(label).lower() for label in columns.topics.pair_label}
+    candidates, extra_docs, extra_labels = {}, [], []
     for cluster in clusters:
         label = cluster.label
         while label.lower() in taken:
             label += "*"
         taken.add(label.lower())
         candidates[label] = cluster
-        for m in cluster.members:
-            events[pool[m]].append(label)
-    trending, topics = compute_trends(
-        ((docs[i].timestamp, labels) for i, labels in events.items()),
+        extra_docs += [int(pool[m]) for m in cluster.members]
+        extra_labels += [label] * len(cluster.members)
+    trending, topics = trends_from_columns(
+        columns.topics.with_pairs(extra_docs, extra_labels),
         now=now,
         window=window,
         baseline=baseline,
         bin=bin,
         min_count=min_count,
     )
-    for t in topics:  # trending holds the same dicts
-        cluster = candidates.get(t["topic"])
-        t["candidate"] = cluster is not None
-        if cluster is not None:
-            t["keywords"] = cluster.keywords
-            t["examples"] = cluster.examples
-            t["promote_as"] = {
-                "label": cluster.keywords[0] if cluster.keywords else t["topic"],
-                "description": ", ".join(cluster.keywords),
-                "examples": cluster.examples,
-            }
-    return {
-        "trending": trending,
-        "topics": topics,
-        "method": METHOD,
-        "candidates": [t for t in topics if t["candidate"]],
-        "unmatched_documents": len(pool),
-    }
+    for t_ in topics:  # trending holds the same dicts
+        _describe(t_, candidates.get(t_["topic"]))
+    report = empty_report() | {"trending": trending, "topics": topics, "unmatched_documents": len(pool)}
+    report["candidates"] = [t_ for t_ in topics if t_["candidate"]]
+    return report
+
+
+def _describe(topic: dict, cluster) -> None:
+    topic["candidate"] = cluster is not None
+    if cluster is not None:
+        topic["keywords"] = cluster.keywords
+        topic["examples"] = cluster.examples
+        topic["promote_as"] = {
+            "label": cluster.keywords[0] if cluster.keywords else topic["topic"],
+            "description": ", ".join(cluster.keywords),
+            "examples": cluster.examples,
+        }

@@ -1,0 +1,108 @@
+"""Acknowledged means durable: a client streams batches of unique ids while a replica is SIGKILLed.
+
+After recovery no acknowledged document is missing, and every failed batch got a JSON error (no
+hang past the 60 s request timeout). Runs on a fresh store, which also shows that an empty store
+answers /search and /trends with 200 and empty results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import APP, BASE, deploy_app
+
+pytestmark = pytest.mark.e2e
+
+BATCHES = 24
+PER_BATCH = 4
+KILL_AFTER = 6  # batches acknowledged before the kill
+
+
+@pytest.fixture(scope="module")
+def fresh(local_ray, app_zip, tmp_path_factory):
+    """The app on a store of its own, empty at first."""
+    deploy_app(local_ray, app_zip, tmp_path_factory.mktemp("durable-store"))
+    with requests.Session() as session:
+        yield local_ray, session
+
+
+def replica_pid(ray, deployment: str) -> int:
+    out = ray._run("ray", "list", "actors", "--format", "json", "--detail", "--filter", "state=ALIVE")
+    actors = json.loads(out.stdout)
+    return next(a["pid"] for a in actors if a["class_name"] == f"ServeReplica:{APP}:{deployment}")
+
+
+def stream(session, prefix: str, killed: threading.Event, kill) -> tuple[list[str], list[dict]]:
+    """Send BATCHES batches one after another; kill the replica after KILL_AFTER acknowledged ones."""
+    acked, failed = [], []
+    for b in range(BATCHES):
+        ids = [f"{prefix}-{b}-{i}" for i in range(PER_BATCH)]
+        docs = [{"id": i, "text": f"Batch {b}: the museum catalogued object {i} from the new collection."} for i in ids]
+        try:
+            resp = session.post(f"{BASE}/documents", json={"documents": docs}, timeout=60)
+        except requests.RequestException as exc:  # no answer within 60 s: the test fails below
+            failed.append({"batch": b, "status": None, "body": type(exc).__name__})
+            continue
+        if resp.status_code == 200:
+            acked += ids
+        else:
+            failed.append({"batch": b, "status": resp.status_code, "body": resp.text})
+        if b + 1 == KILL_AFTER and not killed.is_set():
+            kill()
+            killed.set()
+    return acked, failed
+
+
+def wait_ready(session, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if session.get(f"{BASE}/readyz", timeout=10).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(2)
+    raise AssertionError(f"not ready {timeout}s after the kill")
+
+
+def stored_ids(session, prefix: str) -> set[str]:
+    found, cursor = set(), None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = session.get(f"{BASE}/documents", params=params, timeout=60).json()
+        found |= {d["id"] for d in page["documents"] if d["id"].startswith(prefix)}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+def test_empty_store_search_and_trends_answer_200(fresh):
+    _, session = fresh
+    for mode in ("vector", "keyword", "hybrid"):
+        resp = session.post(f"{BASE}/search", json={"query": "anything at all", "mode": mode}, timeout=60)
+        assert resp.status_code == 200 and resp.json()["results"] == [], resp.text
+    resp = session.get(f"{BASE}/trends", timeout=60)
+    assert resp.status_code == 200 and resp.json()["trending"] == [] and resp.json()["topics"] == []
+
+
+@pytest.mark.parametrize("deployment", ["State", "Embedder"])
+def test_no_acknowledged_document_is_lost_when_a_replica_is_killed(fresh, deployment):
+    ray, session = fresh
+    old_pid = replica_pid(ray, deployment)
+    killed = threading.Event()
+    acked, failed = stream(session, deployment.lower(), killed, lambda: os.kill(old_pid, signal.SIGKILL))
+    assert killed.is_set() and len(acked) >= KILL_AFTER * PER_BATCH
+    for f in failed:  # a JSON error, never a hang or an HTML page
+        assert f["status"] is not None, f"batch {f['batch']} got no answer within 60 s: {f['body']}"
+        assert "error" in json.loads(f["body"]), f
+    wait_ready(session)
+    missing = set(acked) - stored_ids(session, deployment.lower())
+    assert not missing, f"{len(missing)} acknowledged documents lost after killing {deployment}: {sorted(missing)[:5]}"
+    assert replica_pid(ray, deployment) != old_pid
