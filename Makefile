@@ -13,15 +13,16 @@ help:
 	@echo "make stop   - stop what make run started (its Ray; or only the app, on a Ray it found running)"
 	@echo "make test   - lint + unit + end-to-end tests (installs what it needs)"
 	@echo "make lint   - ruff check + ruff format --check"
-	@echo "make lock   - recompile requirements.lock from requirements.in"
+	@echo "make lock   - recompile requirements.lock (runtime) and requirements-dev.lock (+ test tools)"
 
-# The venv is (re)built when the lock changes. pip takes torch==2.13.0 as the local CPU wheel
-# where one is provided; elsewhere the same pin resolves on PyPI.
-$(STAMP): requirements.lock
+# The venv is (re)built when a lock changes: the dev lock is the runtime lock plus the test tools.
+# pip takes torch==2.13.0 as the local CPU wheel where one is provided; elsewhere the same pin
+# resolves on PyPI.
+$(STAMP): requirements.lock requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# pip's notes about the machine's unused extra indexes are noise; its exit status is kept.
-	$(PY) -m pip install -q -r requirements.lock 2>&1 | { grep -v '^WARNING: Location' || true; }; test $${PIPESTATUS[0]} -eq 0
+	$(PY) -m pip install -q -r requirements-dev.lock 2>&1 | { grep -v '^WARNING: Location' || true; }; test $${PIPESTATUS[0]} -eq 0
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -52,9 +53,14 @@ test: lint $(STAMP)
 lock:
 	rm -rf /tmp/topicserve-lock-venv && $(PYTHON) -m venv /tmp/topicserve-lock-venv
 	/tmp/topicserve-lock-venv/bin/pip install -q -r requirements.in
-	{ echo "# Compiled from requirements.in by \`make lock\` (pip freeze of a fresh venv on Python 3.11)."; \
+	{ echo "# Compiled from requirements.in by \`make lock\` (pip freeze of a fresh venv on Python 3.11): what the"; \
+	  echo "# service needs at run time; the image and the cluster install only this. Test tools: requirements-dev.lock."; \
 	  echo "# torch is the CPU wheel here; on GPU machines the same pin resolves to the CUDA build."; \
-	  /tmp/topicserve-lock-venv/bin/pip freeze | sed 's/+cpu//'; } > requirements.lock
+	  /tmp/topicserve-lock-venv/bin/pip freeze | sed 's/+cpu//' | sort -f; } > requirements.lock
+	/tmp/topicserve-lock-venv/bin/pip install -q -r requirements-dev.in
+	{ echo "# Compiled by \`make lock\`: requirements.lock plus requirements-dev.in (tests, notebooks, browser, lint)."; \
+	  echo "# \`make test\` installs this; the image does not."; \
+	  /tmp/topicserve-lock-venv/bin/pip freeze | sed 's/+cpu//' | sort -f; } > requirements-dev.lock
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
