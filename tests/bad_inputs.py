@@ -356,7 +356,7 @@ TOPICS = [
     post("topics: top_k true", T, {"texts": ["ok"], "top_k": True}, 422, "top_k"),
     post("topics: top_k 0", T, {"texts": ["ok"], "top_k": 0}, 422, "top_k"),
     post("topics: top_k 51", T, {"texts": ["ok"], "top_k": 51}, 422, "top_k"),
-    post("topics: threshold 2", T, {"texts": ["ok"], "threshold": 2}, 422, "threshold"),
+    post("topics: threshold 101", T, {"texts": ["ok"], "threshold": 101}, 422, "threshold"),  # bounds: -100..100
     post("topics: threshold '0.5'", T, {"texts": ["ok"], "threshold": "0.5"}, 422, "threshold"),
     Case("topics: threshold NaN", "POST", T, 422, "threshold", raw=b'{"texts": ["ok"], "threshold": NaN}'),
     Case("topics: threshold -Infinity", "POST", T, 422, "threshold", raw=b'{"texts": ["ok"], "threshold": -Infinity}'),

@@ -151,8 +151,10 @@ class Gateway:
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
         vectors = await self._embed(req.texts)
+        override = {"min_confidence": req.min_confidence} if req.min_confidence is not None else None
         assigned, info = await asyncio.gather(
-            self.topics.assign_detailed(req.texts, vectors, req.labels, req.top_k, req.threshold), self.topics.info()
+            self.topics.assign_detailed(req.texts, vectors, req.labels, req.top_k, req.threshold, override),
+            self.topics.info(),
         )
         return s.TopicsResponse(
             results=[s.TopicsResult(**r.model_dump()) for r in assigned.results],
@@ -160,6 +162,7 @@ class Gateway:
             taxonomy="request labels" if req.labels else info["taxonomy"],
             prompt=assigned.prompt,
             calibration=info.get("calibration"),
+            rule=assigned.rule,
             degraded=assigned.degraded,
             fallback_reason=assigned.fallback_reason,
         )

@@ -251,7 +251,10 @@ class TopicsRequest(Strict):
     texts: list[Text] = Field(min_length=1, max_length=MAX_ITEMS)
     labels: RequestLabels | None = Field(None, description="Inline topics replacing the taxonomy for this call.")
     top_k: int | None = Field(None, ge=1, le=50)
-    threshold: float | None = Field(None, ge=-1.0, le=1.0, description="Overrides the configured threshold.")
+    threshold: float | None = Field(
+        None, ge=-100.0, le=100.0, description="A floor on `score` for this call (on the calibration scale)."
+    )
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the configured min_confidence.")
 
     @field_validator("texts")
     @classmethod
@@ -274,6 +277,7 @@ class TopicsResponse(BaseModel):
     taxonomy: str
     prompt: str | None = Field(None, description="Prompt template (name-vN) used by an LLM backend.")
     calibration: str | None = None
+    rule: str | None = Field(None, description="The decision rule that kept these topics, with its settings.")
     degraded: bool = Field(False, description="True when some texts fell back from the LLM to the taxonomy.")
     fallback_reason: str | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,11 +13,13 @@ from topicserve.errors import InvalidInput
 from topicserve.inputs import StrictModel
 from topicserve.settings import default_taxonomy_path, get_settings
 
+_LIST_SEPARATORS = re.compile(r"\s*[,;:]\s*|\s+(?:and|or|&)\s+", re.IGNORECASE)
 Phrase = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class Label(StrictModel):
-    """A topic. Its vector is the mean of the embeddings of all its texts (see `texts`).
+    """A topic, scored against its prototypes: all its texts and its description's keywords
+    (topicserve/topic_prototypes.py).
 
     ``description`` is the one-line definition; ``descriptions`` are further paraphrases and
     ``examples`` prototype sentences of documents that belong to the topic. Averaging several
@@ -43,6 +46,13 @@ class Label(StrictModel):
     def texts(self) -> list[str]:
         """Everything embedded for this label: the main prompt, then paraphrases and examples as they are."""
         return list(dict.fromkeys([self.prompt(), *self.descriptions, *self.examples]))
+
+    def keywords(self) -> list[str]:
+        """The description's enumerated parts ("Paintings, painters, oil and tempera" -> "Paintings",
+        "painters", "oil", "tempera"), each a prototype of its own: a one-line description usually is
+        a list, and one averaged vector of a list sits between its items and close to none of them."""
+        parts = _LIST_SEPARATORS.split(self.description.strip().rstrip("."))
+        return [p.strip() for p in parts if len(p.strip()) > 1]
 
     def key(self) -> str:
         """Identifies the label's vector: same texts, same vector."""

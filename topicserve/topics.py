@@ -1,12 +1,14 @@
 """Topic assignment, Ray-free.
 
-The default backend is zero-shot: cosine similarity between a document vector and each taxonomy
-topic's vector, kept when above ``threshold``, best ``top_k`` first. A topic's vector is the
-normalised mean of the embeddings of its texts (label + description, paraphrases, examples; see
-`Label.texts`). With ``calibration: reference`` each score has the topic's mean similarity to a
-set of neutral everyday sentences subtracted, so topics whose wording resembles any text at all
-do not win by default. The LLM backends (topicserve/llm/backend.py) sit beside this one behind the
-same `TopicBackend` interface and fall back to it.
+The default backend is zero-shot. Each label is scored against its prototypes (description,
+paraphrases, examples, keywords; pooled as in topic_prototypes.py) and normalised against the
+bundled neutral sentences (topicserve/data/reference_sentences.txt); the decision rule
+(topic_rules.py) turns those scores into a confidence in [0, 1] per topic and keeps the confident
+ones, best ``top_k`` first. ``score`` is the pooled score on the ``calibration`` scale: ``zscore``
+(default: background spreads above the background mean), ``reference`` (minus the background mean,
+the earlier default) or ``none`` (the pooled cosine). The LLM backends
+(topicserve/llm/backend.py) sit beside this one behind the same `TopicBackend` interface and fall
+back to it.
 """
 
 from __future__ import annotations
@@ -25,14 +27,29 @@ from topicserve.llm.base import LLMConfig
 from topicserve.llm.prompts import PromptName
 from topicserve.settings import get_settings
 from topicserve.taxonomy import Label, RequestLabels, Taxonomy, load_taxonomy
+from topicserve.topic_prototypes import LabelPrototypes, build_prototypes, prototype_texts, score_matrix
+from topicserve.topic_rules import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_NONE_SCORE,
+    DEFAULT_TEMPERATURE,
+    confidences,
+    describe,
+    keep,
+    select,
+)
 
+Rule = Literal["confidence", "threshold"]
+Calibration = Literal["none", "reference", "zscore"]
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
 REFERENCE_PATH = Path(__file__).parent / "data" / "reference_sentences.txt"
 
 
 class TopicScore(BaseModel):
     label: str
-    score: float
+    score: float = Field(description="The pooled label score on the configured calibration scale.")
+    confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="Calibrated confidence that the text has this topic (zero-shot rule)."
+    )
 
 
 class TextTopics(BaseModel):
@@ -46,6 +63,7 @@ class TextTopics(BaseModel):
 class Assignment(BaseModel):
     results: list[TextTopics]
     backend: str
+    rule: str | None = None
     prompt: str | None = None
     degraded: bool = False
     fallback_reason: str | None = None
@@ -60,10 +78,27 @@ class TopicsConfig(BaseModel):
     promote: list[Label] = Field(
         default_factory=list, description="Topics added to the taxonomy, e.g. candidates found by discovery."
     )
-    threshold: float = Field(0.2, ge=-1.0, le=1.0)
+    rule: Rule = Field(
+        "confidence",
+        description="confidence: min_confidence on the calibrated confidence; "
+        "threshold: the first rule, score >= threshold.",
+    )
+    min_confidence: float = Field(DEFAULT_MIN_CONFIDENCE, ge=0.0, le=1.0)
+    temperature: float = Field(DEFAULT_TEMPERATURE, gt=0.0, le=100.0, description="Softmax temperature (z units).")
+    none_score: float = Field(
+        DEFAULT_NONE_SCORE, ge=-20.0, le=50.0, description="Score of 'none of these', in background spreads."
+    )
+    threshold: float | None = Field(
+        None, ge=-100.0, le=100.0, description="A floor on `score`; default: none (confidence), 0.2 (threshold)."
+    )
     top_k: int = Field(2, ge=1, le=50)
-    calibration: Literal["none", "reference"] = Field(
-        "reference", description="reference: subtract each topic's mean similarity to neutral sentences."
+    calibration: Calibration = Field(
+        "zscore",
+        description="The `score` scale: zscore (background spreads), reference (minus the background "
+        "mean) or none (pooled cosine).",
+    )
+    pooling: Literal["prototypes", "mean"] = Field(
+        "prototypes", description="prototypes: mean vector mixed with a softmax over prototypes; mean: one vector."
     )
     llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
 
@@ -92,16 +127,17 @@ class TopicsOverride(StrictModel):
     files, LLM endpoint, model, key) comes only from the server's own `TopicsConfig`."""
 
     labels: RequestLabels | None = Field(None, description="Inline topics replacing the taxonomy.")
-    threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    threshold: float | None = Field(None, ge=-100.0, le=100.0)
     top_k: int | None = Field(None, ge=1, le=50)
-    calibration: Literal["none", "reference"] | None = None
+    calibration: Calibration | None = None
+    rule: Rule | None = None
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
     prompt: PromptName | None = Field(None, description="A prompt in topicserve/prompts/; used by LLM backends only.")
 
     def apply(self, base: TopicsConfig) -> TopicsConfig:
         """``base`` (the server's configuration) with these overrides."""
-        update: dict = {k: v for k, v in (("threshold", self.threshold), ("top_k", self.top_k)) if v is not None}
-        if self.calibration is not None:
-            update["calibration"] = self.calibration
+        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence")
+        update: dict = {k: getattr(self, k) for k in plain if getattr(self, k) is not None}
         if self.labels is not None:
             update.update(taxonomy=list(self.labels), taxonomy_path="", promote=[])
         if self.prompt is not None and base.backend != "zeroshot":
@@ -144,7 +180,7 @@ class LabelVectors:
         self._embed = embed
         size = size or get_settings().label_cache_size
         self._cache: LRU = LRU(size)
-        self._bias: LRU = LRU(size)
+        self._protos: LRU = LRU(size)
 
     async def vectors(self, texts: Sequence[str]) -> np.ndarray:
         found = {t: v for t in dict.fromkeys(texts) if (v := self._cache.get_fresh(t)) is not None}
@@ -165,41 +201,75 @@ class LabelVectors:
             rows.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
         return np.stack(rows).astype(np.float32)
 
-    async def bias(self, labels: Sequence[Label]) -> np.ndarray:
-        """Each label's mean cosine to the neutral reference sentences (its calibration offset)."""
-        found = {label.key(): b for label in labels if (b := self._bias.get_fresh(label.key())) is not None}
-        missing = [label for label in labels if label.key() not in found]
+    async def prototypes(self, labels: Sequence[Label], pooling: str) -> list[LabelPrototypes]:
+        """Each label's prototype vectors and background statistics (cached by label texts and pooling)."""
+        found = {k: p for label in labels if (p := self._protos.get_fresh(k := (label.key(), pooling))) is not None}
+        missing = [label for label in labels if (label.key(), pooling) not in found]
         if missing:
-            ref = await self.vectors(list(reference_sentences()))
-            for label, b in zip(missing, (ref @ (await self.matrix(missing)).T).mean(axis=0), strict=True):
-                found[label.key()] = float(b)
-                self._bias.put(label.key(), float(b))
-        return np.array([found[label.key()] for label in labels], dtype=np.float32)
+            background = await self.vectors(list(reference_sentences()))
+            for label in missing:
+                texts, protos = await self.vectors(label.texts()), await self.vectors(prototype_texts(label))
+                found[(label.key(), pooling)] = build_prototypes(label, texts, protos, background, pooling)
+                self._protos.put((label.key(), pooling), found[(label.key(), pooling)])
+        return [found[(label.key(), pooling)] for label in labels]
 
 
 class ZeroShotScorer:
-    """(docs x labels) scores: cosine to each label vector, optionally calibrated."""
+    """(docs x labels) scores on the ``calibration`` scale, and the background z-scores the rule uses."""
 
-    def __init__(self, label_vectors: LabelVectors, calibration: str = "none") -> None:
-        self.label_vectors, self.calibration = label_vectors, calibration
+    def __init__(self, label_vectors: LabelVectors, calibration: str = "zscore", pooling: str = "prototypes") -> None:
+        self.label_vectors, self.calibration, self.pooling = label_vectors, calibration, pooling
+
+    async def score_and_z(self, vectors: np.ndarray, labels: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:
+        protos = await self.label_vectors.prototypes(labels, self.pooling)
+        raw = score_matrix(vectors, protos, self.pooling)
+        mean = np.array([p.background_mean for p in protos], dtype=np.float32)
+        z = (raw - mean) / np.array([p.background_std for p in protos], dtype=np.float32)
+        scores = {"none": raw, "reference": raw - mean}.get(self.calibration, z)
+        return scores, z
 
     async def scores(self, vectors: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
-        matrix = await self.label_vectors.matrix(labels)
-        scores = np.asarray(vectors, dtype=np.float32) @ matrix.T
-        if self.calibration == "reference":
-            scores = scores - await self.label_vectors.bias(labels)
-        return scores
+        return (await self.score_and_z(vectors, labels))[0]
 
 
-def rank(scores: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float) -> list[list[TopicScore]]:
-    """Per row of a (docs x labels) score matrix: labels above threshold, best first, at most top_k."""
-    out = []
-    for row in np.atleast_2d(scores):
-        order = np.argsort(-row, kind="stable")[:top_k]
-        out.append(
-            [TopicScore(label=labels[j].label, score=round(float(row[j]), 6)) for j in order if row[j] >= threshold]
-        )
-    return out
+class DecisionRule(BaseModel):
+    """The decision knobs of a TopicsConfig (topic_rules.py)."""
+
+    rule: str = "confidence"
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    temperature: float = DEFAULT_TEMPERATURE
+    none_score: float = DEFAULT_NONE_SCORE
+
+    @classmethod
+    def of(cls, config: TopicsConfig) -> DecisionRule:
+        return cls(**config.model_dump(include={"rule", "min_confidence", "temperature", "none_score"}))
+
+    def name(self, threshold: float | None) -> str:
+        return describe(self.rule, self.temperature, self.none_score, self.min_confidence, threshold)
+
+
+class ZeroShotBackend:
+    name = "zeroshot"
+    prompt = None
+
+    def __init__(self, scorer: ZeroShotScorer, rule: DecisionRule | None = None) -> None:
+        self.scorer, self.rule = scorer, rule or DecisionRule()
+
+    async def decide(self, vectors, labels, top_k, threshold) -> list[list[TopicScore]]:
+        """The kept topics of each text, with score and confidence."""
+        scores, z = await self.scorer.score_and_z(vectors, labels)
+        r = self.rule
+        conf = confidences(z, r.temperature, r.none_score)
+        kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence)
+        names = [label.label for label in labels]
+        return [
+            [TopicScore(label=n, score=s, confidence=c) for n, s, c in row] for row in select(names, scores, conf, kept)
+        ]
+
+    async def assign(self, texts, vectors, labels, top_k, threshold) -> Assignment:
+        ranked = await self.decide(vectors, labels, top_k, threshold)
+        results = [TextTopics(topics=t) for t in ranked]
+        return Assignment(results=results, backend=self.name, rule=self.rule.name(threshold))
 
 
 class TopicBackend(Protocol):
@@ -209,18 +279,6 @@ class TopicBackend(Protocol):
     async def assign(
         self, texts: Sequence[str], vectors: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float
     ) -> Assignment: ...
-
-
-class ZeroShotBackend:
-    name = "zeroshot"
-    prompt = None
-
-    def __init__(self, scorer: ZeroShotScorer) -> None:
-        self.scorer = scorer
-
-    async def assign(self, texts, vectors, labels, top_k, threshold) -> Assignment:
-        ranked = rank(await self.scorer.scores(vectors, labels), labels, top_k, threshold)
-        return Assignment(results=[TextTopics(topics=t) for t in ranked], backend=self.name)
 
 
 class TopicModel:
@@ -234,8 +292,8 @@ class TopicModel:
 
     def configure(self, config: TopicsConfig) -> None:
         taxonomy = config.load_taxonomy()  # validate before swapping anything in
-        scorer = ZeroShotScorer(self.label_vectors, config.calibration)
-        backend: TopicBackend = ZeroShotBackend(scorer)
+        scorer = ZeroShotScorer(self.label_vectors, config.calibration, config.pooling)
+        backend: TopicBackend = ZeroShotBackend(scorer, DecisionRule.of(config))
         if config.backend != "zeroshot":
             from topicserve.llm.backend import build_llm_backend
 
@@ -266,6 +324,9 @@ class TopicModel:
             "threshold": self.config.threshold,
             "top_k": self.config.top_k,
             "calibration": self.config.calibration,
+            "pooling": self.config.pooling,
+            "rule": DecisionRule.of(self.config).name(self.config.threshold),
+            "min_confidence": self.config.min_confidence,
         }
 
     async def assign_detailed(

@@ -109,6 +109,8 @@ def test_topics_in_input_order_with_custom_labels(http):
     texts = ["A bronze statue of a horse.", "Oil on canvas portrait of a duchess."]
     default = post(http, "/topics", {"texts": texts})
     assert [r["topics"][0]["label"] for r in default["results"]] == ["sculpture", "painting"]
+    assert default["rule"].startswith("confidence(")  # the deployed default rule says which it is
+    assert all(0.5 < r["topics"][0]["confidence"] <= 1.0 for r in default["results"])
     custom = post(
         http,
         "/topics",

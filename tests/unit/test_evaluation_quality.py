@@ -51,8 +51,11 @@ def test_items_need_topics(tmp_path):
     assert EvalItem(text="t", label="x", human_topics=["y"]).human_topics == ["y", "x"]
 
 
-def evaluate_demo(config: TopicsConfig):
-    items = load_items(DEMO)
+DEV = slice(0, 20)  # the art set's dev half: rows 0-19 (the test half, 20-39, is only reported)
+
+
+def evaluate_demo(config: TopicsConfig, rows: slice = DEV):
+    items = load_items(DEMO)[rows]
 
     async def run():
         model = TopicModel(embed, config)
@@ -63,24 +66,27 @@ def evaluate_demo(config: TopicsConfig):
 
 
 def test_demo_set_regression_gate():
-    """The default configuration on the hand-labelled art set. Measured when written: accuracy
-    0.925, exact F1 0.73, best-match F1 0.83 (docs/quality.md). The gates leave a margin of about
-    two items; a real regression (e.g. back to one description per topic: accuracy 0.825) fails."""
+    """The default configuration on the DEV half of the hand-labelled art set (rows 0-19; rows 20-39
+    are the test half, only reported in docs/quality.md). Measured on dev when the defaults were
+    chosen: accuracy 0.85, exact F1 0.75, best-match F1 0.84. The gates sit about two items lower,
+    so they are not the reported numbers; the first representation (one description, one mean
+    vector, threshold 0.15, top 3: exact F1 0.55 on dev) fails them."""
     items = load_items(DEMO)
     assert len(items) == 40
-    m = evaluate_demo(TopicsConfig()).metrics
-    assert m.exact_items == 40
-    assert m.accuracy >= 0.85, m
+    m = evaluate_demo(TopicsConfig(), DEV).metrics
+    assert m.exact_items == 20
+    assert m.accuracy >= 0.75, m
     assert m.exact_f1 >= 0.65, m
-    assert m.best_match_f1 >= 0.77, m
+    assert m.best_match_f1 >= 0.78, m
     assert m.no_topic_rate <= 0.1, m
 
 
 def test_the_gate_catches_a_weaker_label_representation():
     data = yaml.safe_load(default_taxonomy_path().read_text())
     topics = [{"label": t["label"], "description": t["description"]} for t in data["topics"]]
-    weaker = evaluate_demo(TopicsConfig(taxonomy=topics, calibration="none", threshold=0.15, top_k=3)).metrics
-    assert weaker.accuracy < 0.85 or weaker.exact_f1 < 0.65
+    first = TopicsConfig(taxonomy=topics, rule="threshold", pooling="mean", calibration="none", threshold=0.15, top_k=3)
+    weaker = evaluate_demo(first, DEV).metrics
+    assert weaker.accuracy < 0.75 or weaker.exact_f1 < 0.65
 
 
 def test_cli_compares_two_configs_and_writes_reports(tmp_path, capsys, monkeypatch):
@@ -92,6 +98,7 @@ def test_cli_compares_two_configs_and_writes_reports(tmp_path, capsys, monkeypat
     small.write_text("\n".join(DEMO.read_text().splitlines()[:6]) + "\n")
     against = tmp_path / "against.yaml"
     against.write_text(yaml.safe_dump({"user_config": {"calibration": "none", "threshold": 0.9, "top_k": 1}}))
+    # threshold 0.9 on the pooled cosine: no text reaches it, under either rule
     out = tmp_path / "report.html"
     assert main(["evaluate", str(small), "--against", str(against), "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -119,7 +126,7 @@ def test_evaluate_endpoint(tmp_path):
         },
         {"text": "The museum raised its ticket prices for next year.", "label": "museum operations"},
     ]
-    against = {"labels": [{"label": "painting"}, {"label": "museum operations"}], "calibration": "none"}
+    against = {"labels": [{"label": "painting"}, {"label": "museum operations"}], "min_confidence": 0.0}
     with TestClient(build_app(gateway)) as http:
         body = http.post("/evaluate", json={"items": items, "against": against}).json()
         assert {"items", "mean_best_match_cosine", "mean_f1", "metrics", "table", "against"} <= set(body)

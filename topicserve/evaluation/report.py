@@ -68,7 +68,9 @@ def _configs(reports: Sequence[EvalReport]) -> list[str]:
     out = []
     for r in reports:
         cfg = r.config
-        desc = ", ".join(f"{k}={cfg[k]}" for k in ("backend", "prompt", "taxonomy", "threshold", "top_k") if k in cfg)
+        desc = ", ".join(
+            f"{k}={cfg[k]}" for k in ("backend", "prompt", "taxonomy", "rule", "threshold", "top_k") if k in cfg
+        )
         out.append(f"{r.name}: {desc}" + (f" — DEGRADED: {r.fallback_reason}" if r.degraded else ""))
     return out
 

@@ -21,7 +21,15 @@ from topicserve.llm.base import ChatModel, LLMConfig, LLMError
 from topicserve.llm.parsing import parse_labels
 from topicserve.llm.prompts import Prompt, load_prompt
 from topicserve.taxonomy import Label
-from topicserve.topics import Assignment, EmbedFn, TextTopics, TopicsConfig, TopicScore, ZeroShotBackend, rank
+from topicserve.topics import (
+    Assignment,
+    DecisionRule,
+    EmbedFn,
+    TextTopics,
+    TopicsConfig,
+    TopicScore,
+    ZeroShotBackend,
+)
 
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 6000  # of document text; longer documents are cut in the prompt (not in the vector)
@@ -57,7 +65,9 @@ def build_llm_backend(config: TopicsConfig, scorer, embed: EmbedFn, cache: dict)
         cache[key] = make_chat_model(config.backend, config.llm)
     prompt = load_prompt(config.llm.prompt)
     label_prompt = load_prompt(config.llm.label_prompt)
-    return LLMBackend(cache[key], prompt, label_prompt, config.llm, ZeroShotBackend(scorer), embed)
+    return LLMBackend(
+        cache[key], prompt, label_prompt, config.llm, ZeroShotBackend(scorer, DecisionRule.of(config)), embed
+    )
 
 
 class LLMBackend:
@@ -131,14 +141,19 @@ class LLMBackend:
         results: list[TextTopics] = list(outcomes)  # type: ignore[arg-type]
         if failed:
             idx = np.array(failed)
-            backup = rank(await self.fallback.scorer.scores(np.asarray(vectors)[idx], labels), labels, top_k, threshold)
+            backup = await self.fallback.decide(np.asarray(vectors)[idx], labels, top_k, threshold)
             for i, topics in zip(failed, backup, strict=True):
                 results[i] = TextTopics(topics=topics, source="zeroshot-fallback")
         reason = None
         if failed:
             reason = f"{len(failed)}/{len(texts)} texts fell back to the taxonomy backend: {reasons[0]}"
         return Assignment(
-            results=results, backend=self.name, prompt=self.prompt, degraded=bool(failed), fallback_reason=reason
+            results=results,
+            backend=self.name,
+            rule="llm-snap" + (f"; fallback {self.fallback.rule.name(threshold)}" if failed else ""),
+            prompt=self.prompt,
+            degraded=bool(failed),
+            fallback_reason=reason,
         )
 
     async def name_clusters(self, clusters: list[dict]) -> list[str | None]:
