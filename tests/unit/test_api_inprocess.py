@@ -73,3 +73,14 @@ def test_unknown_route_and_method_use_the_error_format(client):
     resp = client.get("/search")
     assert resp.status_code == 405 and resp.json()["error"]["type"] == "method_not_allowed"
     assert "POST" in resp.headers["allow"]
+
+
+def test_stored_topics_keep_their_confidence(client):
+    doc = {
+        "id": "conf-1",
+        "text": "Restorers removed the yellow varnish from the altarpiece.",
+        "timestamp": "2026-03-01T10:00:00Z",
+    }
+    ingested = client.post("/documents", json={"documents": [doc]}).json()["documents"][0]["topics"]
+    stored = client.get("/documents/conf-1").json()["topics"]
+    assert stored == ingested and stored and all(0.0 <= t["confidence"] <= 1.0 for t in stored)

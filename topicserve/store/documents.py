@@ -17,7 +17,9 @@ from topicserve.topics import TopicScore
 SPACE_KEY = b"topicserve.space"
 FORMAT_KEY = b"topicserve.format"
 FORMAT = "2"  # format 1 was the JSONL-segment store (topicserve/store/legacy.py)
-TOPIC = pa.struct([("label", pa.string()), ("score", pa.float64())])
+# confidence: the decision rule's calibrated confidence (topicserve/topic_rules.py); null when the
+# rule gives none (LLM-snapped topics) or for tables written before it existed.
+TOPIC = pa.struct([("label", pa.string()), ("score", pa.float64()), ("confidence", pa.float64())])
 # Everything but the vector: what get/list/search return.
 DOC_COLUMNS = ["id", "text", "timestamp", "metadata", "topics"]
 
@@ -61,7 +63,7 @@ def to_arrow(docs: Sequence[StoredDocument], vectors: np.ndarray, schema: pa.Sch
         "text": [d.text for d in docs],
         "timestamp": [_utc(d.timestamp) for d in docs],
         "metadata": [json.dumps(d.metadata, ensure_ascii=False) for d in docs],
-        "topics": [[{"label": t.label, "score": t.score} for t in d.topics] for d in docs],
+        "topics": [[{"label": t.label, "score": t.score, "confidence": t.confidence} for t in d.topics] for d in docs],
         "topic_labels": [sorted({t.label.lower() for t in d.topics}) for d in docs],
         "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]),
     }
@@ -74,7 +76,10 @@ def from_row(row: dict[str, Any]) -> StoredDocument:
         text=row["text"],
         timestamp=_utc(row["timestamp"]),
         metadata=json.loads(row["metadata"] or "{}"),
-        topics=[TopicScore(label=t["label"], score=float(t["score"])) for t in row["topics"] or []],
+        topics=[
+            TopicScore(label=t["label"], score=float(t["score"]), confidence=t.get("confidence"))
+            for t in row["topics"] or []
+        ],
     )
 
 
