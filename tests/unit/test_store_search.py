@@ -38,7 +38,9 @@ def docs(n: int, start: int = 0) -> list[StoredDocument]:
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
     """3,000 random vectors, ANN index (IVF_HNSW_SQ) built past a low threshold."""
-    settings = Settings(ann_threshold=2000, ann_nprobes=8, ann_refine_factor=4, exact_filter_rows=0)  # ANN + filters
+    settings = Settings(
+        ann_threshold=2000, ann_index_type="IVF_HNSW_SQ", ann_nprobes=8, ann_refine_factor=4, exact_filter_rows=0
+    )  # ANN + filters
     store = DocumentStore(str(tmp_path_factory.mktemp("ann")), settings=settings, background=False)
     vectors = random_unit(3000, seed=1)
     for start in range(0, 3000, 1000):
