@@ -123,20 +123,25 @@ def serve_status(bin_dir: Path, dashboard: str | None = None) -> dict[str, Any]:
 def wait_ready(
     base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 600, dashboard: str | None = None
 ) -> None:
-    """Poll /readyz; fail fast, with Ray's message (tokens redacted), if the app fails to deploy."""
+    """Wait for the app to be RUNNING in `serve status` and /readyz to answer 200.
+
+    Both, because right after `serve deploy` of a new config the previous version of the app may
+    still answer /readyz; fail fast, with Ray's message (tokens redacted), if the app fails to deploy.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base_url}/readyz", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
         app = serve_status(bin_dir, dashboard).get("applications", {}).get(app_name, {})
         if app.get("status") == "DEPLOY_FAILED":
             raise RuntimeError(
                 f"application {app_name} DEPLOY_FAILED:\n{redact(app.get('message', ''))}\n"
                 "Run `make preflight` to check the config outside Ray."
             )
+        if app.get("status") == "RUNNING":
+            try:
+                if requests.get(f"{base_url}/readyz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
         time.sleep(2)
     raise TimeoutError(f"{base_url}/readyz not ready after {timeout_s:.0f}s; see `serve status`")
 

@@ -67,8 +67,9 @@ def test_requests_over_the_admission_limit_get_a_json_503_with_retry_after(small
 def test_a_request_longer_than_the_handle_deadline_gets_a_json_504(local_ray, app_zip, storage):
     deploy_app(local_ray, app_zip, storage, TOPICSERVE_HANDLE_TIMEOUT_S="1")
     long_text = " ".join(TEXTS) * 8  # ~40,000 characters: dozens of model windows per text
-    # 16 of them: ~650 KB, under the tests' 1 MiB body limit; far more than 1 s of embedding.
-    resp = requests.post(f"{BASE}/v1/embeddings", json={"input": [long_text] * 16}, timeout=300)
+    # 5 of them: ~200,000 characters, under the per-request text budget (250,000) and the tests'
+    # 1 MiB body limit; some 200 model windows, far more than 1 s of embedding.
+    resp = requests.post(f"{BASE}/v1/embeddings", json={"input": [long_text] * 5}, timeout=300)
     error = assert_json_error(resp, 504, "timeout")
     assert "Embedder" in error["message"]
     # The abandoned model call still runs to its end (torch cannot be interrupted), so small
