@@ -12,7 +12,7 @@ help:
 	@echo "make run    - local Ray, app deployed from a zip, demo data loaded, URLs printed"
 	@echo "make stop   - stop what make run started (its Ray; or only the app, on a Ray it found running)"
 	@echo "make test   - lint + unit + end-to-end tests (installs what it needs)"
-	@echo "make lint   - ruff check + ruff format --check"
+	@echo "make lint   - ruff check + ruff format --check + mypy"
 	@echo "make lock   - recompile requirements.lock from requirements.in"
 
 # The venv is (re)built when the lock changes. pip takes torch==2.13.0 as the local CPU wheel
@@ -35,6 +35,7 @@ stop: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -61,7 +61,7 @@ def has_gpu() -> bool:
     if os.environ.get("TOPICSERVE_FORCE_CPU"):
         return False
     smi = shutil.which("nvidia-smi")
-    return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0
+    return smi is not None and subprocess.run([smi, "-L"], capture_output=True).returncode == 0
 
 
 def fit_small_cluster(config: dict[str, Any], *, gpu: bool, max_replicas: int = 1) -> dict[str, Any]:

@@ -204,7 +204,9 @@ def rank(scores: np.ndarray, labels: Sequence[Label], top_k: int, threshold: flo
 
 class TopicBackend(Protocol):
     name: str
-    prompt: str | None
+
+    @property
+    def prompt(self) -> str | None: ...  # read-only: a backend may narrow it (None, or a prompt name)
 
     async def assign(
         self, texts: Sequence[str], vectors: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float

@@ -14,13 +14,16 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel
 
 from topicserve.settings import PACKAGED_MODELS, get_settings
 from topicserve.space import EmbeddingSpace
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ class Backend(ABC):
 
     name: str
     device: str = "cpu"
-    tokenizer: object  # a Hugging Face fast tokenizer
+    tokenizer: PreTrainedTokenizerBase  # a Hugging Face fast tokenizer
     max_tokens: int
     dim: int
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
@@ -230,7 +233,7 @@ class Embedder:
             return [(text, max(1, len(ids)))]
         step = budget - self.overlap_tokens
         return [
-            (tokenizer.decode(ids[start : start + budget]), len(ids[start : start + budget]))
+            (str(tokenizer.decode(ids[start : start + budget])), len(ids[start : start + budget]))
             for start in range(0, len(ids) - self.overlap_tokens, step)
         ]
 

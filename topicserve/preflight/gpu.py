@@ -78,7 +78,7 @@ def k8s_groups(root: Path) -> list[Group]:
             if not isinstance(doc, dict) or doc.get("kind") not in ("RayService", "RayCluster"):
                 continue
             spec = doc.get("spec") or {}
-            cluster = spec.get("rayClusterConfig", spec) if doc["kind"] == "RayService" else spec
+            cluster = (spec.get("rayClusterConfig", spec) or {}) if doc["kind"] == "RayService" else spec
             rel = str(path.relative_to(root))
             if cluster.get("headGroupSpec"):
                 groups.append(_group(rel, "head", cluster["headGroupSpec"]))
