@@ -5,7 +5,7 @@
 Zero-shot: the four classes of bench/ag_news_taxonomy.yaml (label, one-line description, a few
 paraphrases and prototype sentences written from the class definitions) — nothing is trained or
 tuned on the test set. Each text gets the single best topic (top_k=1, no threshold); accuracy is
-the share whose topic is the gold label. In-process by default (topicserve.local: the same
+the share whose topic is the gold label. In-process by default (topicserve.inprocess: the same
 embedder and topic model the service runs, no Ray); with ``--url`` through a running service's
 ``POST /topics`` (the taxonomy travels as the request's ``labels``). ``--variants`` also reports
 the label representations the improvement is made of (bare names, one description, all texts)
