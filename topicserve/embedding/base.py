@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from topicserve.device import pick_device
 from topicserve.settings import PACKAGED_MODELS, get_settings
 from topicserve.space import EmbeddingSpace
 
@@ -58,14 +59,6 @@ def model_directory(model: str) -> Path:
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(path))
-
-
-def pick_device(requested: str = "auto") -> str:
-    import torch
-
-    if requested != "auto":
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class Pooling(BaseModel):
