@@ -15,11 +15,6 @@ from topicserve.preflight.importcheck import worker_env
 from topicserve.redact import redact
 
 
-def repo_root(start: Path | None = None) -> Path:
-    start = (start or Path.cwd()).resolve()
-    return next(p for p in [start, *start.parents] if (p / "topicserve" / "__init__.py").exists())
-
-
 def first_app(config_path: Path) -> dict:
     return yaml.safe_load(Path(config_path).read_text())["applications"][0]
 
