@@ -12,7 +12,7 @@ help:
 	@echo "make run    - local Ray, app deployed from a zip, demo data loaded, URLs printed"
 	@echo "make stop   - stop what make run started (its Ray; or only the app, on a Ray it found running)"
 	@echo "make test   - lint + unit + end-to-end tests (installs what it needs)"
-	@echo "make lint   - ruff check + ruff format --check"
+	@echo "make lint   - ruff check + ruff format --check + mypy"
 	@echo "make lock   - recompile requirements.lock (runtime) and requirements-dev.lock (+ test tools)"
 
 # The venv is (re)built when a lock changes: the dev lock is the runtime lock plus the test tools.
@@ -36,6 +36,7 @@ stop: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -5,5 +5,7 @@ from deployments.ingress import Ingress
 from deployments.state import State
 from deployments.topics import Topics
 
-embedder = Embedder.bind()
-app = Ingress.bind(embedder, Topics.bind(embedder), State.bind())
+# mypy ignores what a class decorator returns (python/mypy#3135): @serve.deployment makes these
+# Deployments, which have .bind() (State also has a method `bind(space)`, which is what mypy sees).
+embedder = Embedder.bind()  # type: ignore[attr-defined]
+app = Ingress.bind(embedder, Topics.bind(embedder), State.bind())  # type: ignore[attr-defined, call-arg]

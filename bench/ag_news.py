@@ -14,7 +14,7 @@ server's defaults. Reported:
 - precision: the share of the topics given (default settings) that are the gold label, and the
   share of tagged texts whose first topic is.
 
-In-process by default (topicserve.local: the same embedder and topic model the service runs, no
+In-process by default (topicserve.inprocess: the same embedder and topic model the service runs, no
 Ray); with ``--url`` through a running service's ``POST /topics`` (labels travel in the request).
 ``--data`` runs the same report on another ``{"text", "label"}`` set with the labels of its
 ``.yaml`` twin (bench/data/), all of it, no split. ``--variants`` reports label representations

@@ -52,8 +52,9 @@ class Embedder:
 
     def reconfigure(self, config: dict) -> None:
         cfg = EmbedderConfig.model_validate(config)
-        self._batched.set_max_batch_size(cfg.max_batch_size)
-        self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)
+        # serve.batch's overloads type the wrapper as a plain Callable; at runtime it has these setters.
+        self._batched.set_max_batch_size(cfg.max_batch_size)  # type: ignore[attr-defined]
+        self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)  # type: ignore[attr-defined]
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def _batched(self, requests: list[list[str]]) -> list[np.ndarray]:

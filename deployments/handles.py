@@ -69,12 +69,13 @@ class HandleClient:
         deployment = self._handle.deployment_name
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            units = self._admission.acquire(name, args) if self._admission else 0
+            admission = self._admission
+            units = admission.acquire(name, args) if admission else 0
             try:
                 return await self._call(method, deployment, name, args, kwargs)
             finally:
-                if units:
-                    self._admission.release(units)
+                if admission and units:
+                    admission.release(units)
 
         return call
 
@@ -84,7 +85,8 @@ class HandleClient:
             response = method.remote(*args, **kwargs)  # returns at once; routing happens on await
             return await asyncio.wait_for(_result(response), self.timeout_s)
         except TimeoutError:
-            response.cancel()
+            if response is not None:
+                response.cancel()
             raise Timeout(f"{deployment}.{name} did not answer within {self.timeout_s:g} s") from None
         except BackPressureError:
             raise Overloaded(f"{deployment} is at capacity; retry shortly", retry_after_s=1) from None

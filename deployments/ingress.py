@@ -24,7 +24,8 @@ STARTUP_TIMEOUT_S = 600.0
 )
 @serve.ingress()
 class Ingress:
-    async def __init__(self, embedder: DeploymentHandle, topics: DeploymentHandle, state: DeploymentHandle) -> None:
+    # Ray Serve awaits an async constructor; mypy insists __init__ returns None.
+    async def __init__(self, embedder: DeploymentHandle, topics: DeploymentHandle, state: DeploymentHandle) -> None:  # type: ignore[misc]
         settings = get_settings()
         timeout = settings.handle_timeout_s
         admission = Admission(settings.max_texts_in_flight, cost=embed_units, methods={"embed"})

@@ -46,9 +46,10 @@ first `sys.path` entry** are the unpacked `working_dir` root (the archive's top 
     new_code_cell(SETUP),
     new_code_cell(PARAMS),
     new_code_cell("""\
+from topicserve.gitarchive import project_archive
 from topicserve.preflight.fetch import root_listing, unpack
 from topicserve.preflight.import_probe import split_import_path
-from topicserve.reprex import first_app, locate, project_archive
+from topicserve.reprex_helpers import first_app, locate
 
 app = first_app(ROOT / CONFIG)
 IMPORT_PATH = app["import_path"]
@@ -69,8 +70,8 @@ print(f"{module!r} resolves to:", locate(root, module))"""),
 A monorepo-style layout: the app lives in `services/summarizer/` and imports its sibling `model`. Run from
 that folder, `app:app` works; from the archive root, where Ray runs it, it does not."""),
     new_code_cell("""\
-from topicserve.preflight.importcheck import import_with_importlib
-from topicserve.reprex import github_style_zip, write_tree
+from topicserve.gitarchive import github_style_zip
+from topicserve.reprex_helpers import import_with_importlib, write_tree
 
 nested = write_tree(WORK / "nested-src", {
     "services/summarizer/app.py": "from model import load\\napp = load()\\n",
@@ -87,7 +88,7 @@ print("                  ", import_with_importlib(root, "services.summarizer.app
 Ray, so it also warns that the Serve-application check falls back to the class name)."""),
     new_code_cell("""\
 from topicserve.preflight.importcheck import diagnose, run_probe
-from topicserve.reprex import show
+from topicserve.reprex_helpers import show
 
 show(diagnose(run_probe(root, "app:app"), root, "app:app"), levels=("error", "info"))"""),
     new_markdown_cell("""\
@@ -130,9 +131,10 @@ Ray's agent opens the URI with `smart_open.open(uri, "rb", transport_params={"he
     new_code_cell(PARAMS),
     new_markdown_cell("## Download the pinned zip as Ray does"),
     new_code_cell("""\
-from topicserve.preflight.fetch import download, root_listing, unpack
+from topicserve.gitarchive import project_archive
 from topicserve.preflight.diagnosis import diagnose_download
-from topicserve.reprex import first_app, project_archive, show
+from topicserve.preflight.fetch import download, root_listing, unpack
+from topicserve.reprex_helpers import first_app, show
 
 app = first_app(ROOT / CONFIG)
 url = URL or app["runtime_env"]["working_dir"]
@@ -188,10 +190,10 @@ Every token below is generated at run time and redacted in the output."""),
     new_code_cell(PARAMS),
     new_code_cell("""\
 import os, secrets
+from topicserve.gitarchive import ARCHIVE_URL, pinned_commit
 from topicserve.preflight.fetch import download
-from topicserve.pin import ARCHIVE_URL
 from topicserve.redact import redact, strip_userinfo
-from topicserve.reprex import credentials_env, first_app, pinned_commit
+from topicserve.reprex_helpers import credentials_env, first_app
 from topicserve.testing.archive_server import ArchiveServer, write_netrc
 
 url = strip_userinfo(URL or first_app(ROOT / CONFIG)["runtime_env"]["working_dir"])
@@ -234,7 +236,7 @@ The failing attempts, as `preflight` explains them. Ray's own message for the wr
 token in it; ours is redacted (the check below prints only whether the raw text would have leaked it)."""),
     new_code_cell("""\
 from topicserve.preflight.diagnosis import diagnose_download
-from topicserve.reprex import show
+from topicserve.reprex_helpers import show
 
 for dl in (none, wrong, fine, both):
     show(diagnose_download(dl, checkout=ROOT, timeout=10), levels=("error",), secrets=SECRETS)

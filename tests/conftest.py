@@ -9,6 +9,16 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the settings from its own environment (``monkeypatch.setenv`` included)."""
+    from topicserve.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def embedder():
     from topicserve.embedding import Embedder

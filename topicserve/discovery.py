@@ -78,9 +78,9 @@ def discover(
     if not groups:
         return []
     groups.sort(key=lambda g: (-len(g), int(g[0])))  # deterministic: size, then first member
-    class_texts = [" ".join(texts[i] for i in g) for g in groups] + [" ".join(background)]
+    class_texts = [" ".join(texts[int(i)] for i in g) for g in groups] + [" ".join(background)]
     keywords = ctfidf_keywords(class_texts, params.keywords)[: len(groups)]
-    clusters = []
+    clusters: list[Cluster] = []
     for g, words in zip(groups, keywords, strict=True):
         centroid = np.asarray(vectors)[g].mean(axis=0)
         closest = g[np.argsort(-(np.asarray(vectors)[g] @ centroid), kind="stable")]

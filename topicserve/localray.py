@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import requests
@@ -41,7 +41,10 @@ class RayPorts:
     @classmethod
     def block(cls, base: int) -> RayPorts:
         """A private set: ``base`` .. ``base+8`` for the services, ``base+100`` .. ``base+599`` for workers."""
-        return cls(*range(base, base + 9), base + 100, base + 599)
+        services = [f.name for f in fields(cls)][:9]  # gcs .. runtime_env_agent, in declaration order
+        return cls(
+            **dict(zip(services, range(base, base + 9), strict=True)), min_worker=base + 100, max_worker=base + 599
+        )
 
     def args(self) -> list[str]:
         flags = {

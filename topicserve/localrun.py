@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,45 +22,12 @@ import requests
 import yaml
 from tqdm import tqdm
 
+from topicserve.device import has_local_gpu
+from topicserve.gitarchive import archive_repo_name, build_archive, repo_root
 from topicserve.localray import DEFAULT_DASHBOARD, RayHead, dashboard_up
-from topicserve.pin import ARCHIVE_URL, git, github_archive
 from topicserve.redact import redact
 
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus.jsonl"
-
-
-def repo_root(start: Path | None = None) -> Path:
-    return Path(git(start or Path.cwd(), "rev-parse", "--show-toplevel"))
-
-
-def archive_repo_name(config: dict[str, Any], root: Path) -> str:
-    """The repository name GitHub would put in the archive's top folder."""
-    for app in config.get("applications", []):
-        match = ARCHIVE_URL.search(app.get("runtime_env", {}).get("working_dir", ""))
-        if match:
-            return match.group("repo")
-    return root.name
-
-
-def build_archive(root: Path, out_dir: Path, repo: str) -> tuple[Path, str]:
-    """Zip the checkout as GitHub's archive endpoint would: ``<repo>-<sha>/`` holding the tree.
-
-    Tracked files are taken as they are in the working tree (uncommitted edits included, via
-    ``git stash create``); untracked files are not, exactly as a push would leave them out.
-    """
-    sha = git(root, "stash", "create") or git(root, "rev-parse", "HEAD")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{repo}-{sha}.zip"
-    if not path.exists():
-        path.write_bytes(github_archive(root, sha, f"{repo}-{sha}"))
-    return path, sha
-
-
-def has_gpu() -> bool:
-    if os.environ.get("TOPICSERVE_FORCE_CPU"):
-        return False
-    smi = shutil.which("nvidia-smi")
-    return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0
 
 
 def fit_small_cluster(config: dict[str, Any], *, gpu: bool, max_replicas: int = 1) -> dict[str, Any]:
@@ -181,7 +147,7 @@ def up(args) -> int:
     zip_path, sha = build_archive(root, build, archive_repo_name(config, root))
     storage = Path(args.storage).expanduser().resolve()
     local = derive_local_config(
-        config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=has_gpu(), port=args.port
+        config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=has_local_gpu(), port=args.port
     )
     local_path = build / "serve_config.local.yaml"
     local_path.write_text(yaml.safe_dump(local, sort_keys=False))

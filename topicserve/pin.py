@@ -13,68 +13,14 @@ from __future__ import annotations
 
 import difflib
 import io
-import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from topicserve.errors import InvalidInput
+from topicserve.gitarchive import ARCHIVE_URL, Remote, dirty_paths, git, is_pushed, parse_remote
 from topicserve.redact import has_userinfo, redact, strip_userinfo
-
-ARCHIVE_URL = re.compile(
-    r"(?P<base>https?://[^/\s\"']+)/(?P<owner>[^/\s\"']+)/(?P<repo>[^/\s\"']+)/archive/(?P<ref>[^/\s\"']+?)\.zip"
-)
-SHA = re.compile(r"^[0-9a-f]{40}$")
-_SCP_REMOTE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^/\s].*)$")
-
-
-def git(root: Path, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise InvalidInput(f"git {' '.join(args)} failed in {root}: {redact(proc.stderr.strip())}")
-    return proc.stdout.strip()
-
-
-def resolve_commit(root: Path, ref: str) -> str | None:
-    """The full sha of ``ref`` in the checkout at ``root``, or None when it has no such commit."""
-    return git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False) or None
-
-
-def github_archive(root: Path, sha: str, top: str) -> bytes:
-    """The zip GitHub's archive endpoint serves for ``sha``: its tree inside one ``top/`` folder."""
-    out = subprocess.run(["git", "archive", "--format=zip", f"--prefix={top}/", sha], cwd=root, capture_output=True)
-    if out.returncode != 0:
-        raise InvalidInput(f"git archive {sha} failed in {root}: {redact(out.stderr.decode(errors='replace').strip())}")
-    return out.stdout
-
-
-@dataclass
-class Remote:
-    base: str  # https://github.com
-    owner: str
-    repo: str
-    had_credentials: bool = False
-
-
-def parse_remote(url: str) -> Remote | None:
-    """owner/repo of a GitHub-like remote: https://host/o/r(.git), ssh://git@host[:port]/o/r, git@host:o/r."""
-    url = url.strip()
-    scp = _SCP_REMOTE.match(url) if "://" not in url else None
-    if scp:
-        host, path = scp["host"], scp["path"]
-    elif url.startswith(("https://", "http://", "ssh://", "git://", "git+ssh://")):
-        parts = urlsplit(url)
-        host, path = parts.hostname or "", parts.path
-    else:
-        return None  # a local path or an unknown form
-    bits = [b for b in path.strip("/").removesuffix(".git").split("/") if b]
-    if not host or len(bits) != 2:
-        return None
-    scheme = "http" if url.startswith("http://") else "https"
-    return Remote(f"{scheme}://{host}", bits[0], bits[1], had_credentials=url.startswith("http") and has_userinfo(url))
 
 
 @dataclass
@@ -104,17 +50,6 @@ class PinPlan:
         base = self.archive_base or (self.origin.base if self.origin and not self.repo_flag else "")
         base = base or (match["base"] if match else "https://github.com")
         return f"{base.rstrip('/')}/{repo}/archive/{self.sha}.zip"
-
-
-def dirty_paths(root: Path) -> list[str]:
-    return [line for line in git(root, "status", "--porcelain", "--untracked-files=normal").splitlines() if line]
-
-
-def is_pushed(root: Path, sha: str) -> bool | None:
-    """True when a remote-tracking branch contains ``sha`` (as of the last fetch); None without remotes."""
-    if not git(root, "remote", check=False):
-        return None
-    return bool(git(root, "branch", "-r", "--contains", sha, check=False))
 
 
 def _yaml():

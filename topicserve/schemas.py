@@ -338,20 +338,20 @@ class TrendsResponse(BaseModel):
 EvaluateAgainst = TopicsOverride  # labels, threshold, top_k, calibration, prompt name: nothing else
 
 
-class EvalItem(Strict):
+class EvaluateItem(Strict):
     text: Text
     human_topics: list[Name] = Field(default_factory=list, max_length=50)
     label: Name | None = Field(None, description="One human topic (AG News style).")
 
     @model_validator(mode="after")
-    def _has_topics(self) -> EvalItem:
+    def _has_topics(self) -> EvaluateItem:
         if not self.human_topics and not self.label:
             raise ValueError("each item needs human_topics or label")
         return self
 
 
 class EvaluateRequest(Strict):
-    items: list[EvalItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[EvaluateItem] = Field(min_length=1, max_length=MAX_ITEMS)
     against: EvaluateAgainst | None = Field(
         None,
         description="The server's Topics configuration with other labels, threshold, top_k, calibration or "
@@ -360,7 +360,7 @@ class EvaluateRequest(Strict):
 
     @field_validator("items")
     @classmethod
-    def _budget(cls, items: list[EvalItem]) -> list[EvalItem]:
+    def _budget(cls, items: list[EvaluateItem]) -> list[EvaluateItem]:
         within_budget([t for i in items for t in (i.text, *i.human_topics, i.label or "")])
         return items
 

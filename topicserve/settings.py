@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         description="Hub id, local directory, or a packaged model name of the sentence embedder.",
     )
     embedding_device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    force_cpu: bool = Field(
+        False,
+        description="Act as if this machine had no GPU: `make run` sets num_gpus 0, preflight counts 0 local GPUs, "
+        "embedding_device auto means cpu (topicserve/device.py).",
+    )
     # --- embedding backends and threads (issue 11: speed) ---
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "torch", description="torch (sentence-transformers) | onnx (fp32, onnxruntime) | onnx-int8 (quantized)."

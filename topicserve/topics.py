@@ -274,11 +274,13 @@ class ZeroShotBackend:
 
 class TopicBackend(Protocol):
     name: str
-    prompt: str | None
+
+    @property
+    def prompt(self) -> str | None: ...  # read-only: a backend may narrow it (None, or a prompt name)
 
     async def assign(
-        self, texts: Sequence[str], vectors: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float
-    ) -> Assignment: ...
+        self, texts: Sequence[str], vectors: np.ndarray, labels: Sequence[Label], top_k: int, threshold: float | None
+    ) -> Assignment: ...  # threshold: a floor on `score`, or None (the confidence rule alone decides)
 
 
 class TopicModel:

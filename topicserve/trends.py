@@ -70,7 +70,9 @@ class TopicColumns:
 
     @classmethod
     def from_events(cls, events: Iterable[tuple[datetime, Sequence[str]]]) -> TopicColumns:
-        times, docs, labels = [], [], []
+        times: list[int] = []
+        docs: list[int] = []
+        labels: list[str] = []
         for i, (ts, names) in enumerate(events):
             times.append(_us(ts))
             docs.extend([i] * len(names))

@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from tests.e2e.raycluster import LOCK_PATH, PORTS, SERVE_PORT, LocalRay
-from topicserve import localrun
+from topicserve import device, gitarchive, localrun
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tests' own Serve port and Ray ports (tests/e2e/raycluster.py), not 8000/8265/6379: a Ray
@@ -46,7 +46,7 @@ def local_ray(ray_lock, tmp_path_factory):
 @pytest.fixture(scope="session")
 def app_zip(tmp_path_factory) -> Path:
     config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
-    path, _ = localrun.build_archive(ROOT, tmp_path_factory.mktemp("zip"), localrun.archive_repo_name(config, ROOT))
+    path, _ = gitarchive.build_archive(ROOT, tmp_path_factory.mktemp("zip"), gitarchive.archive_repo_name(config, ROOT))
     return path
 
 
@@ -54,7 +54,7 @@ def local_config(zip_path: Path, storage: Path, **env: str) -> dict:
     """serve_config.yaml as `make run` derives it, plus extra env vars for the app."""
     config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
     local = localrun.derive_local_config(
-        config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=localrun.has_gpu(), port=PORT
+        config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=device.has_local_gpu(), port=PORT
     )
     # A 1 MiB body limit keeps the oversized-body test light.
     local["applications"][0]["runtime_env"]["env_vars"].update({"TOPICSERVE_MAX_BODY_BYTES": "1048576", **env})

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import PORT
-from topicserve import localrun
+from topicserve import device, localrun
 from topicserve.testing.archive_server import ArchiveServer, write_netrc
 from topicserve.testing.repos import fixture_repo
 
@@ -50,7 +50,7 @@ def write_config(private_repo, name: str, working_dir: str) -> Path:
     fx, _, _, base = private_repo
     config = yaml.safe_load((fx.work / "serve_config.yaml").read_text())
     local = localrun.derive_local_config(
-        config, working_dir=working_dir, storage_uri=str(base / "store"), gpu=localrun.has_gpu(), port=PORT
+        config, working_dir=working_dir, storage_uri=str(base / "store"), gpu=device.has_local_gpu(), port=PORT
     )
     path = fx.work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(local, sort_keys=False))

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from topicserve.api import build_app
 from topicserve.errors import ModelMismatch
-from topicserve.local import build_gateway
+from topicserve.inprocess import build_gateway
 from topicserve.space import EmbeddingSpace
 from topicserve.store import DocumentStore
 

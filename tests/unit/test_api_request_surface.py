@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from topicserve.api import build_app
-from topicserve.local import build_gateway
+from topicserve.inprocess import build_gateway
 from topicserve.settings import Settings
 from topicserve.topics import LabelVectors, TopicModel, TopicsConfig, TopicsOverride
 

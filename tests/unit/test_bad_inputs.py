@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.bad_inputs import API_KEY, BODY_LIMIT, CASES, check_response
 from topicserve.api import build_app
-from topicserve.local import build_gateway
+from topicserve.inprocess import build_gateway
 from topicserve.settings import Settings
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

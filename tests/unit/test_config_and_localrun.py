@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from topicserve import localrun
+from topicserve import gitarchive, localrun
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
@@ -71,7 +71,7 @@ def test_archive_has_githubs_layout_and_includes_uncommitted_edits(tmp_path):
     run("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "app")
     (repo / "app.py").write_text("app = 2\n")  # uncommitted edit of a tracked file
     (repo / "untracked.py").write_text("x = 1\n")
-    path, sha = localrun.build_archive(repo, tmp_path / "out", "myrepo")
+    path, sha = gitarchive.build_archive(repo, tmp_path / "out", "myrepo")
     assert path.name == f"myrepo-{sha}.zip" and re.fullmatch(r"[0-9a-f]{40}", sha)
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
@@ -81,6 +81,6 @@ def test_archive_has_githubs_layout_and_includes_uncommitted_edits(tmp_path):
 
 
 def test_archive_repo_name_comes_from_the_pinned_url():
-    assert localrun.archive_repo_name(CONFIG, ROOT) == localrun.ARCHIVE_URL.search(
+    assert gitarchive.archive_repo_name(CONFIG, ROOT) == gitarchive.ARCHIVE_URL.search(
         CONFIG["applications"][0]["runtime_env"]["working_dir"]
     ).group("repo")

@@ -59,7 +59,7 @@ def test_discover_finds_one_cluster_per_theme():
 @pytest.fixture
 def service(tmp_path):
     from topicserve.api import build_app
-    from topicserve.local import build_gateway
+    from topicserve.inprocess import build_gateway
 
     gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
     asyncio.run(gateway.startup())

@@ -115,7 +115,7 @@ def test_cli_compares_two_configs_and_writes_reports(tmp_path, capsys, monkeypat
 
 def test_evaluate_endpoint(tmp_path):
     from topicserve.api import build_app
-    from topicserve.local import build_gateway
+    from topicserve.inprocess import build_gateway
 
     gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
     asyncio.run(gateway.startup())

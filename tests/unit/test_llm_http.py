@@ -126,7 +126,7 @@ def test_api_key_comes_from_the_environment_and_never_shows(server, monkeypatch)
 def test_topics_endpoint_reports_prompt_and_never_500s_when_the_llm_fails(server, tmp_path):
     from tests.unit._quality_support import embedder
     from topicserve.api import build_app
-    from topicserve.local import build_gateway
+    from topicserve.inprocess import build_gateway
 
     server.script = [("status", 500)]
     gateway = build_gateway(str(tmp_path / "store"), embedder=embedder(), topics=llm_config(server, retries=0))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from topicserve.pin import parse_remote
+from topicserve.gitarchive import parse_remote
 from topicserve.testing.repos import fixture_repo, git
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from topicserve.api import build_app
 from topicserve.cli import main
-from topicserve.local import build_gateway
+from topicserve.inprocess import build_gateway
 from topicserve.store import DocumentStore
 
 DOCS = [

@@ -67,7 +67,7 @@ def test_off_topic_texts_get_nothing_with_any_label_set():
 
 def test_topics_endpoint_reports_rule_and_confidence(tmp_path):
     from topicserve.api import build_app
-    from topicserve.local import build_gateway
+    from topicserve.inprocess import build_gateway
 
     gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
     asyncio.run(gateway.startup())

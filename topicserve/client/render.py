@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -23,7 +25,8 @@ def _topics(topics: list[dict]) -> str:
 
 def search_table(resp: dict) -> Table:
     table = Table(title=f"{len(resp['results'])} results ({resp['model']})", title_justify="left")
-    for name, opts in [("#", {"justify": "right"}), ("score", {"justify": "right"}), ("id", {}), ("time", {})]:
+    columns: list[tuple[str, dict[str, Any]]] = [("#", {"justify": "right"}), ("score", {"justify": "right"})]
+    for name, opts in [*columns, ("id", {}), ("time", {})]:
         table.add_column(name, no_wrap=True, **opts)
     table.add_column("topics")
     table.add_column("text", overflow="fold", ratio=1)

@@ -14,13 +14,17 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel
 
+from topicserve.device import pick_device
 from topicserve.settings import PACKAGED_MODELS, get_settings
 from topicserve.space import EmbeddingSpace
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +59,6 @@ def model_directory(model: str) -> Path:
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(path))
-
-
-def pick_device(requested: str = "auto") -> str:
-    import torch
-
-    if requested != "auto":
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class Pooling(BaseModel):
@@ -100,7 +96,7 @@ class Backend(ABC):
 
     name: str
     device: str = "cpu"
-    tokenizer: object  # a Hugging Face fast tokenizer
+    tokenizer: PreTrainedTokenizerBase  # a Hugging Face fast tokenizer
     max_tokens: int
     dim: int
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
@@ -230,7 +226,7 @@ class Embedder:
             return [(text, max(1, len(ids)))]
         step = budget - self.overlap_tokens
         return [
-            (tokenizer.decode(ids[start : start + budget]), len(ids[start : start + budget]))
+            (str(tokenizer.decode(ids[start : start + budget])), len(ids[start : start + budget]))
             for start in range(0, len(ids) - self.overlap_tokens, step)
         ]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from topicserve.embedding.base import Backend
+from topicserve.embedding.base import Backend, BackendRejected
 
 
 class TorchBackend(Backend):
@@ -26,11 +27,14 @@ class TorchBackend(Backend):
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
         self.tokenizer = self.model.tokenizer
-        self.dim = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        dim, max_tokens = self.model.get_embedding_dimension(), self.model.max_seq_length
+        if dim is None or max_tokens is None:
+            raise BackendRejected(f"{model_dir}: the model has no fixed embedding dimension or max_seq_length")
+        self.dim, self.max_tokens = int(dim), int(max_tokens)
         # The Hugging Face transformer inside the first sentence-transformers module: its token
         # vectors are what every backend computes; pooling is shared (base.Pooling).
-        self.transformer = self.model[0].auto_model
+        # Any: nn.Module.__getattr__ is typed `Tensor | Module`.
+        self.transformer: Any = self.model[0].auto_model
 
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray:
         torch = self._torch

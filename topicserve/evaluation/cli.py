@@ -1,6 +1,6 @@
 """`python -m topicserve evaluate FILE.jsonl [--labels TAXONOMY.yaml] [--against CONFIG.yaml] [--out R.md|R.html]`.
 
-Runs in-process (no Ray): the embedder and topic model of topicserve.local, configured like the
+Runs in-process (no Ray): the embedder and topic model of topicserve.inprocess, configured like the
 Topics deployment (``--config`` takes a TopicsConfig YAML, e.g. the Topics ``user_config`` block;
 ``--labels`` replaces its taxonomy). ``--against`` evaluates a second TopicsConfig on the same
 items and prints both side by side.

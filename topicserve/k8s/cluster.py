@@ -13,8 +13,9 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -180,7 +181,7 @@ def apply(kube: Kube, objects: list[dict], *, dry_run: bool = False, out: Callab
         kind, name = obj["kind"], obj["metadata"]["name"]
         body = {**obj, "metadata": {**obj["metadata"], "namespace": kube.namespace}}
         apply_one = appliers[kind]
-        _call(kube, f"applying {kind} {name}", lambda f=apply_one, n=name, b=body: f(n, b, kwargs))
+        _call(kube, f"applying {kind} {name}", partial(apply_one, name, body, kwargs))
         suffix = " (server dry run)" if dry_run else ""
         out(f"{kind.lower()}/{name} applied in namespace {kube.namespace} (context {kube.context}){suffix}")
 
@@ -261,7 +262,8 @@ def wait_running(
     last = None
     while True:
         try:
-            obj = api.get_namespaced_custom_object(GROUP, VERSION, kube.namespace, PLURAL, name, _request_timeout=30)
+            got = api.get_namespaced_custom_object(GROUP, VERSION, kube.namespace, PLURAL, name, _request_timeout=30)
+            obj = cast(dict, got)  # the client types it `object`; it is the CR's JSON as a dict
         except ApiException as exc:
             if exc.status == 404:
                 raise NotFound(

@@ -153,6 +153,7 @@ def json_patch(doc: Obj, ops: list[Obj]) -> Obj:
             else:
                 parent[last] = value
         elif kind in ("remove", "replace"):
+            index: int | str
             if isinstance(parent, list):
                 index = _index(parent, last, allow_end=False)
             elif last in parent:
@@ -220,6 +221,6 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
-def dump_all(objects: list[Obj]) -> str:
+def dump_all(objects: list[Any]) -> str:
     """Multi-document YAML; multi-line strings (serveConfigV2) as readable literal blocks."""
     return yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)

@@ -131,10 +131,10 @@ class LLMBackend:
     async def assign(self, texts, vectors, labels, top_k, threshold) -> Assignment:
         sem = asyncio.Semaphore(self.config.concurrency)
         outcomes = await asyncio.gather(*(self._one(t, labels, top_k, sem) for t in texts), return_exceptions=True)
-        failed = [i for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+        errors = {i: o for i, o in enumerate(outcomes) if isinstance(o, BaseException)}
+        failed = list(errors)
         reasons = []
-        for i in failed:
-            exc = outcomes[i]
+        for exc in errors.values():
             if not isinstance(exc, LLMError):
                 log.exception("unexpected LLM backend error", exc_info=exc)
             reasons.append(exc.message if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}")

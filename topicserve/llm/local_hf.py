@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from typing import Any
 
 from topicserve.llm.base import LLMConfig, LLMError
 
@@ -28,14 +29,16 @@ class TransformersChatModel:
         dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(config.model)
-            self.model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(self.device).eval()
+            model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
+            # transformers types `to` through a decorator that loses the bound self (`_Wrapped`).
+            self.model = model.to(self.device).eval()  # type: ignore[arg-type]
         except (OSError, ValueError) as exc:
             raise LLMError(f"cannot load transformers model {config.model!r}: {exc}") from None
         self._lock = threading.Lock()  # one generate at a time per model
 
     def _render(self, messages: list[dict[str, str]]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return "\n\n".join(m["content"] for m in messages) + "\n\n"
 
     def _generate(self, messages: list[dict[str, str]], max_tokens: int, temperature: float) -> str:
@@ -43,14 +46,14 @@ class TransformersChatModel:
 
         prompt = self._render(messages)
         inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-        kwargs = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
+        kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
         if temperature > 0:
             kwargs["temperature"] = temperature
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token_id is not None:
             kwargs["pad_token_id"] = self.tokenizer.eos_token_id
         with self._lock, torch.inference_mode():
             out = self.model.generate(**inputs, **kwargs)
-        return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        return str(self.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float) -> str:
         try:

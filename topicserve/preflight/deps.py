@@ -77,66 +77,46 @@ def _same(lock: str, have: str) -> bool:
 
 def compare(lock_text: str, env: Environment) -> list[Finding]:
     """Findings for the lock against ``env``: errors for the key packages and Python, info for the rest."""
-    out: list[Finding] = []
     lock = parse_pins(lock_text)
-    lock_py = python_in(lock_text)
-    if lock_py and env.python:
-        if env.python.split(".")[:2] != lock_py.split(".")[:2]:
-            out.append(
-                Finding(
-                    ERROR,
-                    "dependencies",
-                    f"Python {env.python} in {env.source}, but the lock was compiled on Python {lock_py}",
-                    f"use a Python {lock_py} image (e.g. rayproject/ray:<ver>-py{lock_py.replace('.', '')})",
-                )
-            )
-    elif lock_py:
-        out.append(
-            Finding(
-                INFO,
-                "dependencies",
-                f"Python version of {env.source} unknown (lock: {lock_py})",
-                "put `python -V` output on the freeze file's first line",
-            )
-        )
-    for name in KEY_PACKAGES:
-        want, have = lock.get(name), env.packages.get(name)
-        if want is None:
-            continue
-        if have is None:
-            out.append(
-                Finding(
-                    ERROR,
-                    "dependencies",
-                    f"{name}=={want} is locked but not installed in {env.source}",
-                    "build the image from requirements.lock",
-                )
-            )
-        elif not _same(want, have):
-            out.append(
-                Finding(
-                    ERROR,
-                    "dependencies",
-                    f"{name} {have} in {env.source}, lock pins {want}",
-                    "rebuild the image from requirements.lock (or `make lock` if the lock is behind)",
-                )
-            )
-        elif want != have:
-            out.append(Finding(INFO, "dependencies", f"{name} {have} matches lock {want} (local build label)"))
+    out = _python_findings(python_in(lock_text), env)
+    out += [f for name in KEY_PACKAGES for f in _key_package_findings(name, lock.get(name), env)]
     others = [
         f"{n} {env.packages.get(n, 'missing')} (lock {v})"
         for n, v in sorted(lock.items())
         if n not in KEY_PACKAGES and not _same(v, env.packages.get(n, ""))
     ]
     if others:
-        out.append(
-            Finding(
-                INFO,
-                "dependencies",
-                f"{len(others)} other locked package(s) differ in {env.source}: " + ", ".join(others),
-            )
-        )
+        message = f"{len(others)} other locked package(s) differ in {env.source}: " + ", ".join(others)
+        out.append(Finding(INFO, "dependencies", message))
     if not any(f.level in (ERROR, WARNING) for f in out):
         keys = ", ".join(f"{n} {env.packages[n]}" for n in KEY_PACKAGES if n in env.packages)
         out.append(Finding(OK, "dependencies", f"{env.source} matches the lock for {keys or 'the key packages'}"))
     return out
+
+
+def _python_findings(lock_py: str | None, env: Environment) -> list[Finding]:
+    if lock_py and env.python:
+        if env.python.split(".")[:2] == lock_py.split(".")[:2]:
+            return []
+        message = f"Python {env.python} in {env.source}, but the lock was compiled on Python {lock_py}"
+        fix = f"use a Python {lock_py} image (e.g. rayproject/ray:<ver>-py{lock_py.replace('.', '')})"
+        return [Finding(ERROR, "dependencies", message, fix)]
+    if lock_py:
+        message = f"Python version of {env.source} unknown (lock: {lock_py})"
+        return [Finding(INFO, "dependencies", message, "put `python -V` output on the freeze file's first line")]
+    return []
+
+
+def _key_package_findings(name: str, want: str | None, env: Environment) -> list[Finding]:
+    have = env.packages.get(name)
+    if want is None:
+        return []
+    if have is None:
+        message = f"{name}=={want} is locked but not installed in {env.source}"
+        return [Finding(ERROR, "dependencies", message, "build the image from requirements.lock")]
+    if not _same(want, have):
+        fix = "rebuild the image from requirements.lock (or `make lock` if the lock is behind)"
+        return [Finding(ERROR, "dependencies", f"{name} {have} in {env.source}, lock pins {want}", fix)]
+    if want != have:
+        return [Finding(INFO, "dependencies", f"{name} {have} matches lock {want} (local build label)")]
+    return []

@@ -10,10 +10,11 @@ with the same credentials for that commit separates "credentials/repo" from "com
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from topicserve.pin import ARCHIVE_URL, git, parse_remote
+from topicserve.gitarchive import ARCHIVE_URL, git, parse_remote
 from topicserve.preflight.fetch import BEARER_ENV, Download
 from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
 from topicserve.redact import has_userinfo, redact, strip_userinfo
@@ -104,7 +105,6 @@ def diagnose_download(dl: Download, app: str = "", checkout: Path | None = None,
 def _diagnose_404(dl: Download, f, checkout: Path | None, timeout: float) -> list[Finding]:
     creds = dl.credentials
     shown = dl.shown_url
-    match = ARCHIVE_URL.search(strip_userinfo(dl.url))
     if creds is None or creds.source == "none":
         return [
             f(
@@ -115,34 +115,43 @@ def _diagnose_404(dl: Download, f, checkout: Path | None, timeout: float) -> lis
             )
         ]
     sent = f"sent {creds.detail}" + (f", a {creds.kind}" if creds.token else "")
-    out: list[Finding] = []
+    match = ARCHIVE_URL.search(strip_userinfo(dl.url))
     sha = match["ref"] if match else ""
     state = commit_state(checkout, sha) if sha else "unknown"
-    verdict = None
-    if sha:
-        for control in pushed_commits(checkout, sha)[:1]:
-            status = control_status(dl.url, sha, control, timeout)
-            if status == 200:
-                verdict = "commit"
-            elif status == 404:
-                verdict = "credentials"
-            if verdict:
-                out.append(
-                    f(INFO, f"control request for pushed commit {control[:12]} with the same credentials: {status}")
-                )
-    fine_grained = creds.token.startswith("github_pat_")
+    verdict, controls = _control_verdict(dl.url, sha, checkout, timeout)
+    out = [f(INFO, line) for line in controls]
     if verdict == "commit" or (verdict is None and state in ("unpushed", "absent")):
         why = {"absent": "is not in this checkout either", "unpushed": "is on no remote-tracking branch"}.get(state, "")
-        out.insert(
-            0,
-            f(
-                ERROR,
-                f"{shown}: 404 Not Found ({sent}); the credentials can read the repository, but "
-                f"commit {sha[:12]} is not on the remote{': it ' + why if why else ''} (not pushed?)",
-                "git push, then `make pin` and `make preflight` again",
-            ),
+        message = (
+            f"{shown}: 404 Not Found ({sent}); the credentials can read the repository, but "
+            f"commit {sha[:12]} is not on the remote{': it ' + why if why else ''} (not pushed?)"
         )
-        return out
+        return [f(ERROR, message, "git push, then `make pin` and `make preflight` again"), *out]
+    causes = _likely_404_causes(creds.token, sha, state, verdict, match, checkout)
+    message = f"{shown}: 404 Not Found ({sent}). Likely: " + "; or ".join(causes)
+    fix = (
+        "use a classic token (ghp_…, repo scope) or a GitHub App token that can read the repo; "
+        "check owner/repo against `git remote -v`"
+    )
+    return [f(ERROR, message, fix), *out]
+
+
+def _control_verdict(url: str, sha: str, checkout: Path | None, timeout: float) -> tuple[str | None, list[str]]:
+    """Ask for a pushed commit with the same credentials: 200 blames the commit, 404 the credentials."""
+    verdict, lines = None, []
+    if sha:
+        for control in pushed_commits(checkout, sha)[:1]:
+            status = control_status(url, sha, control, timeout)
+            verdict = {200: "commit", 404: "credentials"}.get(status or 0)
+            if verdict:
+                lines.append(f"control request for pushed commit {control[:12]} with the same credentials: {status}")
+    return verdict, lines
+
+
+def _likely_404_causes(
+    token: str, sha: str, state: str, verdict: str | None, match: re.Match | None, checkout: Path | None
+) -> list[str]:
+    """The causes of a 404 with credentials, most likely first."""
     causes = [
         "the credentials cannot read the repository (wrong, expired or revoked token, or no access to it)",
         "a fine-grained token (github_pat_…): GitHub archive URLs answer 404 to them (ray#39588)",
@@ -150,25 +159,16 @@ def _diagnose_404(dl: Download, f, checkout: Path | None, timeout: float) -> lis
         + (" (it is on a remote-tracking branch, so unlikely)" if state == "pushed" else ""),
         "a wrong owner/repo in the URL",
     ]
-    if fine_grained:
+    if token.startswith("github_pat_"):
         causes.insert(0, causes.pop(1))
-    elif creds.token.startswith(("ghp_", "ghs_", "gho_")):
+    elif token.startswith(("ghp_", "ghs_", "gho_")):
         causes.pop(1)  # a classic/App/OAuth token: ray#39588 does not apply
     if verdict == "credentials":
         causes = [c for c in causes if "not pushed" not in c]
     origin = parse_remote(git(checkout, "remote", "get-url", "origin", check=False)) if checkout else None
     if match and origin and (origin.owner, origin.repo) != (match["owner"], match["repo"]):
         causes.insert(0, f"the URL names {match['owner']}/{match['repo']} but origin is {origin.owner}/{origin.repo}")
-    out.insert(
-        0,
-        f(
-            ERROR,
-            f"{shown}: 404 Not Found ({sent}). Likely: " + "; or ".join(causes),
-            "use a classic token (ghp_…, repo scope) or a GitHub App token that can read the repo; "
-            "check owner/repo against `git remote -v`",
-        ),
-    )
-    return out
+    return causes
 
 
 def secret_findings(working_dir: str, env_vars: dict, app: str = "") -> list[Finding]:

@@ -133,12 +133,12 @@ def _classify(exc: BaseException) -> tuple[str, int | None]:
     if isinstance(exc, FileNotFoundError):
         return "missing_file", None
     if isinstance(exc, requests.ConnectionError):
-        chain, seen = [], exc
+        chain: list[BaseException] = []
+        seen: BaseException | None = exc
         while seen is not None and len(chain) < 10:
             chain.append(seen)
-            seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args else None)
-            if not isinstance(seen, BaseException):
-                seen = None
+            cause = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args else None)
+            seen = cause if isinstance(cause, BaseException) else None
         text = " ".join(f"{type(e).__name__} {e}" for e in chain)
         if "NameResolution" in text or "gaierror" in text or "Name or service not known" in text:
             return "dns", None

@@ -10,23 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from topicserve.device import local_gpu_count
 from topicserve.preflight.findings import ERROR, INFO, OK, WARNING, Finding
-
-
-def local_gpus() -> int:
-    if os.environ.get("TOPICSERVE_FORCE_CPU"):
-        return 0
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return 0
-    out = subprocess.run([smi, "-L"], capture_output=True, text=True)
-    return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
 
 
 @dataclass
@@ -78,7 +66,7 @@ def k8s_groups(root: Path) -> list[Group]:
             if not isinstance(doc, dict) or doc.get("kind") not in ("RayService", "RayCluster"):
                 continue
             spec = doc.get("spec") or {}
-            cluster = spec.get("rayClusterConfig", spec) if doc["kind"] == "RayService" else spec
+            cluster = (spec.get("rayClusterConfig", spec) or {}) if doc["kind"] == "RayService" else spec
             rel = str(path.relative_to(root))
             if cluster.get("headGroupSpec"):
                 groups.append(_group(rel, "head", cluster["headGroupSpec"]))
@@ -103,7 +91,7 @@ def check_gpus(needs: dict[str, float], target: str, root: Path, app: str = "") 
     asks = ", ".join(f"{k} num_gpus={v:g}" for k, v in needs.items())
     most = max(needs.values())
     if target == "local":
-        have = local_gpus()
+        have = local_gpu_count()
         if have >= math.ceil(most):
             return [Finding(OK, "gpu", f"{asks}; {have} GPU(s) here", app=app)]
         return [

@@ -75,63 +75,65 @@ def main():
         out["ray"] = ray.__version__
     except Exception as exc:
         out["ray_error"] = f"{type(exc).__name__}: {exc}"
-    path = spec["import_path"]
+    obj = import_app(spec["import_path"], out)
+    parts = out.get("module", "").split(".") if out.get("module") else []
+    out["modules"] = [origin(".".join(parts[: i + 1])) for i in range(len(parts))]
+    if out["error"] is None:
+        out["attr_type"] = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        try:
+            out["deployments"] = build_deployments(obj, spec, out)
+        except BaseException as exc:
+            out["error"] = error_record("build", exc, name=None)
+    print(MARKER + json.dumps(out, default=str), flush=True)
+
+
+def error_record(stage, exc, name):
+    return {
+        "stage": stage,
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "name": name,
+        "traceback": traceback.format_exc(limit=-6),
+    }
+
+
+def import_app(path, out):
+    """Ray's import_attr (importlib without Ray); on failure records the error and returns None."""
     try:
         module_name, attr_name = split_import_path(path)
         out["module"], out["attr"] = module_name, attr_name
         if out["ray"]:
             from ray._common.utils import import_attr
 
-            obj = import_attr(path)
-        else:
-            obj = getattr(importlib.import_module(module_name), attr_name)
+            return import_attr(path)
+        return getattr(importlib.import_module(module_name), attr_name)
     except BaseException as exc:
-        out["error"] = {
-            "stage": "import",
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "name": getattr(exc, "name", None),
-            "traceback": traceback.format_exc(limit=-6),
-        }
-        obj = None
+        out["error"] = error_record("import", exc, name=getattr(exc, "name", None))
         module = sys.modules.get(out.get("module") or "")
         if module is not None:  # imported, but the attribute is missing: list what it does hold
             out["candidates"] = sorted(
                 k for k, v in vars(module).items() if type(v).__name__ == "Application" and not k.startswith("_")
             )
-    parts = out.get("module", "").split(".") if out.get("module") else []
-    out["modules"] = [origin(".".join(parts[: i + 1])) for i in range(len(parts))]
-    if out["error"] is None:
-        out["attr_type"] = f"{type(obj).__module__}.{type(obj).__qualname__}"
-        try:
-            if out["ray"]:
-                from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+        return None
 
-                app = call_user_app_builder_with_args_if_necessary(obj, spec.get("args") or {})
-                try:
-                    from ray.serve._private.build_app import build_app
 
-                    built = build_app(app, name=spec.get("name") or "default")
-                    out["deployments"] = [
-                        {"name": d.name, "ray_actor_options": dict(d.ray_actor_options or {})}
-                        for d in built.deployments
-                    ]
-                    out["ingress"] = built.ingress_deployment_name
-                except ImportError:
-                    out["deployments"] = walk_without_build_app(app)
-            elif any(cls.__name__ == "Application" for cls in type(obj).__mro__):
-                out["deployments"] = walk_without_build_app(obj)
-            else:
-                raise TypeError(f"Expected a built Serve application or an application builder but got: {type(obj)}.")
-        except BaseException as exc:
-            out["error"] = {
-                "stage": "build",
-                "type": type(exc).__name__,
-                "message": str(exc),
-                "name": None,
-                "traceback": traceback.format_exc(limit=-6),
-            }
-    print(MARKER + json.dumps(out, default=str), flush=True)
+def build_deployments(obj, spec, out):
+    """The deployments of the application ``obj`` is (or builds), as Serve's build step lists them."""
+    if not out["ray"]:
+        if any(cls.__name__ == "Application" for cls in type(obj).__mro__):
+            return walk_without_build_app(obj)
+        raise TypeError(f"Expected a built Serve application or an application builder but got: {type(obj)}.")
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+
+    app = call_user_app_builder_with_args_if_necessary(obj, spec.get("args") or {})
+    try:
+        from ray.serve._private.build_app import build_app
+
+        built = build_app(app, name=spec.get("name") or "default")
+    except ImportError:  # an older Ray without build_app
+        return walk_without_build_app(app)
+    out["ingress"] = built.ingress_deployment_name
+    return [{"name": d.name, "ray_actor_options": dict(d.ray_actor_options or {})} for d in built.deployments]
 
 
 if __name__ == "__main__":

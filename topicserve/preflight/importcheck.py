@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,9 @@ def _user_frame(traceback_text: str, root: Path) -> str:
     return where
 
 
+Add = Callable[..., None]  # add(level, message, fix="")
+
+
 def diagnose(probe: dict, root: Path, import_path: str, app: str = "", checkout: Path | None = None) -> list[Finding]:
     """Findings for one probe result. ``checkout``: the local git checkout, to spot uncommitted files."""
     out: list[Finding] = []
@@ -128,6 +132,27 @@ def diagnose(probe: dict, root: Path, import_path: str, app: str = "", checkout:
     def add(level: str, message: str, fix: str = "") -> None:
         out.append(Finding(level, "import", message, fix, app))
 
+    module_name = probe.get("module") or import_path.split(":")[0]
+    _warn_environment(probe, root, add)
+    shadow = _shadowing_module(probe, root)
+    if shadow:
+        name = shadow["name"]
+        add(
+            ERROR,
+            f"module {name!r} resolves to an installed module ({shadow['file']}), not to your "
+            f"{name.replace('.', '/')} in the working_dir (shadowed, like ray#37042)",
+            f"rename your module/package (e.g. {module_name.split('.')[0]}_app) and update import_path; "
+            "add __init__.py if it is a folder",
+        )
+    elif probe.get("error") is None:
+        _report_success(probe, root, import_path, module_name, add)
+    else:
+        _report_error(probe, root, import_path, module_name, checkout, add)
+    return out
+
+
+def _warn_environment(probe: dict, root: Path, add: Add) -> None:
+    """Ray missing where the probe ran; folders of the working_dir without __init__.py."""
     if not probe.get("ray"):
         why = probe.get("ray_error", "not importable")
         add(
@@ -136,9 +161,6 @@ def diagnose(probe: dict, root: Path, import_path: str, app: str = "", checkout:
             "the Serve Application check by class name",
             "run preflight with the cluster image's Python (--python)",
         )
-    err = probe.get("error")
-    module_name = probe.get("module") or import_path.split(":")[0]
-    top = module_name.split(".")[0]
     for info in probe.get("modules") or []:
         if (
             info
@@ -146,84 +168,51 @@ def diagnose(probe: dict, root: Path, import_path: str, app: str = "", checkout:
             and not info.get("file")
             and any(_inside(p, root) for p in info.get("path", []))
         ):
+            folder = info["name"].replace(".", "/")
             add(
                 WARNING,
-                f"folder {info['name'].replace('.', '/')}/ has no __init__.py (a namespace package): an "
+                f"folder {folder}/ has no __init__.py (a namespace package): an "
                 f"installed package named {info['name']!r} would take its place",
-                f"add {info['name'].replace('.', '/')}/__init__.py",
+                f"add {folder}/__init__.py",
             )
-    shadow = next(
-        (
-            i
-            for i in probe.get("modules") or []
-            if i
-            and i.get("file")
-            and not _inside(i["file"], root)
-            and (
-                (root / i["name"].replace(".", "/")).is_dir() or (root / (i["name"].replace(".", "/") + ".py")).exists()
-            )
-        ),
-        None,
+
+
+def _shadowing_module(probe: dict, root: Path) -> dict | None:
+    """The first imported module that exists in the working_dir but was loaded from elsewhere."""
+    for info in probe.get("modules") or []:
+        if not info or not info.get("file") or _inside(info["file"], root):
+            continue
+        rel = info["name"].replace(".", "/")
+        if (root / rel).is_dir() or (root / (rel + ".py")).exists():
+            return info
+    return None
+
+
+def _report_success(probe: dict, root: Path, import_path: str, module_name: str, add: Add) -> None:
+    file = next((i.get("file") for i in reversed(probe.get("modules") or []) if i), None)
+    if file and not _inside(file, root):
+        add(
+            WARNING,
+            f"{module_name!r} was imported from {file}, outside the working_dir",
+            "make sure the module the app needs is in the repository",
+        )
+    deps = probe.get("deployments") or []
+    add(
+        OK,
+        f"{import_path} -> {probe.get('attr_type', '?')} with {len(deps)} deployment(s): "
+        + ", ".join(d["name"] for d in deps),
     )
-    if shadow:
-        add(
-            ERROR,
-            f"module {shadow['name']!r} resolves to an installed module ({shadow['file']}), not to your "
-            f"{shadow['name'].replace('.', '/')} in the working_dir (shadowed, like ray#37042)",
-            f"rename your module/package (e.g. {top}_app) and update import_path; add __init__.py if it is a folder",
-        )
-        return out
-    if err is None:
-        file = next((i.get("file") for i in reversed(probe.get("modules") or []) if i), None)
-        if file and not _inside(file, root):
-            add(
-                WARNING,
-                f"{module_name!r} was imported from {file}, outside the working_dir",
-                "make sure the module the app needs is in the repository",
-            )
-        deps = probe.get("deployments") or []
-        add(
-            OK,
-            f"{import_path} -> {probe.get('attr_type', '?')} with {len(deps)} deployment(s): "
-            + ", ".join(d["name"] for d in deps),
-        )
-        return out
+
+
+def _report_error(probe: dict, root: Path, import_path: str, module_name: str, checkout: Path | None, add: Add) -> None:
+    err = probe["error"]
     kind, message, missing = err.get("type"), err.get("message", ""), err.get("name") or ""
     where = _user_frame(err.get("traceback", ""), root)
     at = f" (raised at {where})" if where else ""
     if err.get("stage") == "process":
         add(ERROR, f"the import probe did not report: {message}", "run the import by hand in the unpacked folder")
     elif kind == "ModuleNotFoundError" and missing:
-        leaf = missing.split(".")[-1]
-        hits = find_in_tree(root, leaf)
-        own = module_name == missing or module_name.startswith(missing + ".")
-        subject = (
-            f"import_path {import_path!r} names module {module_name!r}" if own else f"the app imports {missing!r}{at}"
-        )
-        if hits:
-            suggestion = _dotted(hits[0])
-            add(
-                ERROR,
-                f"{subject}, which is not importable from the working_dir root; it exists at {hits[0]} "
-                "(a nested path: it works where you ran it, but Ray puts only the unpacked root on sys.path): "
-                f"ModuleNotFoundError: {message}",
-                f"use import_path {suggestion}:{probe.get('attr') or 'app'}"
-                if own
-                else f"import it as {suggestion} (or relatively), or move it to the repository root",
-            )
-        elif checkout and (find_in_tree(checkout, leaf) and not _inside(str(checkout), root)):
-            add(
-                ERROR,
-                f"{subject}, which is in your checkout ({find_in_tree(checkout, leaf)[0]}) but not in the "
-                f"pinned commit: ModuleNotFoundError: {message}",
-                "git add + commit + push it, then `make pin`",
-            )
-        else:
-            add(
-                ERROR,
-                f"{subject}: ModuleNotFoundError: {message}; it is neither in the working_dir nor installed",
-                "fix import_path, commit the module, or add the package to the cluster image / requirements",
-            )
+        _report_missing_module(probe, root, import_path, module_name, checkout, add, at=at)
     elif err.get("stage") == "import" and kind == "AttributeError":
         cands = probe.get("candidates") or []
         hint = f"; Serve applications in it: {', '.join(cands)}" if cands else ""
@@ -249,7 +238,42 @@ def diagnose(probe: dict, root: Path, import_path: str, app: str = "", checkout:
     if kind == "ModuleNotFoundError":
         listing = ", ".join(sorted(p.name + "/" * p.is_dir() for p in root.iterdir()))
         add(INFO, f"working_dir root holds: {listing[:300]}")
-    return out
+
+
+def _report_missing_module(
+    probe: dict, root: Path, import_path: str, module_name: str, checkout: Path | None, add: Add, *, at: str
+) -> None:
+    """A ModuleNotFoundError: nested in the working_dir, only in the local checkout, or nowhere."""
+    err = probe["error"]
+    message, missing = err.get("message", ""), err["name"]
+    leaf = missing.split(".")[-1]
+    hits = find_in_tree(root, leaf)
+    own = module_name == missing or module_name.startswith(missing + ".")
+    subject = f"import_path {import_path!r} names module {module_name!r}" if own else f"the app imports {missing!r}{at}"
+    if hits:
+        suggestion = _dotted(hits[0])
+        add(
+            ERROR,
+            f"{subject}, which is not importable from the working_dir root; it exists at {hits[0]} "
+            "(a nested path: it works where you ran it, but Ray puts only the unpacked root on sys.path): "
+            f"ModuleNotFoundError: {message}",
+            f"use import_path {suggestion}:{probe.get('attr') or 'app'}"
+            if own
+            else f"import it as {suggestion} (or relatively), or move it to the repository root",
+        )
+    elif checkout and (find_in_tree(checkout, leaf) and not _inside(str(checkout), root)):
+        add(
+            ERROR,
+            f"{subject}, which is in your checkout ({find_in_tree(checkout, leaf)[0]}) but not in the "
+            f"pinned commit: ModuleNotFoundError: {message}",
+            "git add + commit + push it, then `make pin`",
+        )
+    else:
+        add(
+            ERROR,
+            f"{subject}: ModuleNotFoundError: {message}; it is neither in the working_dir nor installed",
+            "fix import_path, commit the module, or add the package to the cluster image / requirements",
+        )
 
 
 def check_import(
@@ -268,34 +292,3 @@ def check_import(
     findings = diagnose(probe, root, import_path, app=app, checkout=checkout)
     deployments = probe.get("deployments") if probe.get("error") is None else None
     return ImportCheck(findings, deployments, probe)
-
-
-_IMPORTLIB_ONLY = """
-import importlib, sys
-sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-path = sys.argv[1]
-if ":" in path:
-    module_name, attr_name = path.split(":")
-else:
-    module_name, attr_name = path[: path.rfind(".")], path[path.rfind(".") + 1 :]
-try:
-    obj = getattr(importlib.import_module(module_name), attr_name)
-    print(f"OK {path} -> {type(obj).__module__}.{type(obj).__qualname__} from {sys.modules[module_name].__file__}")
-except Exception as exc:
-    print(f"{type(exc).__name__}: {exc}")
-"""
-
-
-def import_with_importlib(
-    root: Path, import_path: str, env_vars: dict | None = None, python: str = sys.executable
-) -> str:
-    """Ray's import_path resolution with importlib alone, in a worker-like subprocess: one line of result."""
-    proc = subprocess.run(
-        [python, "-c", _IMPORTLIB_ONLY, import_path],
-        cwd=root,
-        env=worker_env(root, env_vars),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return (proc.stdout.strip() or proc.stderr.strip()).splitlines()[-1]

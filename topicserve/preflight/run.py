@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from topicserve.pin import git
+from topicserve.gitarchive import git
 from topicserve.preflight.deps import compare, freeze_environment, interpreter_environment
 from topicserve.preflight.diagnosis import diagnose_download, secret_findings
 from topicserve.preflight.fetch import download, root_listing, unpack

@@ -36,6 +36,9 @@ def _topic_columns(scan: pa.Table) -> tuple[TopicColumns, np.ndarray]:
 
 
 def _fetcher(store: DocumentStore, ids: np.ndarray):
+    space = store.space
+    assert space is not None, "a store with a table is bound to a space"
+
     def fetch(idx: np.ndarray, columns: list[str]) -> list[dict | None]:
         wanted = [str(ids[i]) for i in idx]
         found: dict[str, dict] = {}
@@ -47,7 +50,7 @@ def _fetcher(store: DocumentStore, ids: np.ndarray):
         return [found.get(i) for i in wanted]  # None: deleted since the scan (keeps indices aligned)
 
     def sample(idx: np.ndarray) -> tuple[list[str], np.ndarray]:
-        rows, zero = fetch(idx, ["text", "vector"]), np.zeros(store.space.dim, np.float32)
+        rows, zero = fetch(idx, ["text", "vector"]), np.zeros(space.dim, np.float32)
         vectors = np.asarray([r["vector"] if r else zero for r in rows], np.float32).reshape(len(rows), -1)
         return [r["text"] if r else "" for r in rows], vectors
 

@@ -92,12 +92,13 @@ class Maintenance:
     def build_index(self) -> dict[str, Any]:
         """Train and commit the vector index. Not under the write lock: an index commit does not
         conflict with appends, and the rows written meanwhile are searched exactly until optimize."""
-        table, s = self.store.table, self.settings
+        table, s, space = self.store.table, self.settings, self.store.space
+        assert space is not None, "a store with a table is bound to a space"
         rows = table.count_rows()
         params: dict[str, Any] = {"metric": "cosine", "vector_column_name": "vector", "index_type": s.ann_index_type}
         if s.ann_index_type == "IVF_PQ":
             params["num_partitions"] = s.ann_partitions or max(1, int(math.sqrt(rows)))
-            params["num_sub_vectors"] = s.ann_sub_vectors or max(1, self.store.space.dim // 8)
+            params["num_sub_vectors"] = s.ann_sub_vectors or max(1, space.dim // 8)
         else:
             params["num_partitions"] = s.ann_partitions or max(1, rows // 100_000)
         started = time.monotonic()

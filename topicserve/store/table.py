@@ -26,8 +26,9 @@ from topicserve.store import connect, legacy
 from topicserve.store.documents import DOC_COLUMNS, StoredDocument, from_arrow, space_of, table_schema, to_arrow
 from topicserve.store.maintenance import Maintenance
 from topicserve.store.query import where
-from topicserve.store.search import SearchOptions, run_search
+from topicserve.store.search import Mode, SearchOptions, run_search
 
+Hits = list[tuple[StoredDocument, float]]  # an alias: the `list` method shadows the builtin in the class
 log = logging.getLogger(__name__)
 WRITE_FAILED = "the store could not commit this write; nothing of it was stored. Retry shortly."
 READ_FAILED = "the store could not be read just now. Retry shortly."
@@ -127,7 +128,7 @@ class DocumentStore:
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete these ids in one commit; the number that existed."""
-        return self._delete(where(ids=list(dict.fromkeys(ids))))
+        return self._delete(where(ids=list(dict.fromkeys(ids))) or "false")
 
     def delete_where(
         self, topic: str | None = None, since: datetime | None = None, until: datetime | None = None
@@ -213,10 +214,10 @@ class DocumentStore:
         topic: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        mode: str = "vector",
+        mode: Mode = "vector",
         text: str | None = None,
         exact: bool = False,
-    ) -> list[tuple[StoredDocument, float]]:
+    ) -> Hits:
         """Best ``k`` documents by cosine similarity (vector), BM25 (keyword) or rank fusion (hybrid)."""
         if self.space is None or self._table is None:
             return []

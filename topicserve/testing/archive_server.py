@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from topicserve.pin import github_archive, resolve_commit
+from topicserve.gitarchive import github_archive, resolve_commit
 
 _ARCHIVE_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/archive/(?P<ref>[0-9a-fA-F]{7,40})\.zip$")
 

@@ -5,51 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
-from topicserve.pin import ARCHIVE_URL, git, github_archive, resolve_commit
 from topicserve.preflight.findings import Finding
 from topicserve.preflight.importcheck import worker_env
-from topicserve.redact import redact, strip_userinfo
-
-
-def repo_root(start: Path | None = None) -> Path:
-    start = (start or Path.cwd()).resolve()
-    return next(p for p in [start, *start.parents] if (p / "topicserve" / "__init__.py").exists())
+from topicserve.redact import redact
 
 
 def first_app(config_path: Path) -> dict:
     return yaml.safe_load(Path(config_path).read_text())["applications"][0]
-
-
-def pinned_commit(root: Path, working_dir: str) -> tuple[str, str, str]:
-    """(owner, repo, sha) of an archive URL; the sha falls back to HEAD when the checkout lacks it."""
-    match = ARCHIVE_URL.search(strip_userinfo(working_dir or ""))
-    owner, repo, ref = (match["owner"], match["repo"], match["ref"]) if match else ("topicserve", root.name, "HEAD")
-    sha = resolve_commit(root, ref) or git(root, "rev-parse", "HEAD^{commit}")
-    return owner, repo, sha
-
-
-def project_archive(root: Path, working_dir: str, out_dir: Path) -> tuple[Path, str]:
-    """The zip GitHub would serve for the pinned commit, built locally with ``git archive``."""
-    _, repo, sha = pinned_commit(root, working_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{repo}-{sha}.zip"
-    path.write_bytes(github_archive(root, sha, f"{repo}-{sha}"))
-    return path, sha
-
-
-def github_style_zip(src: Path, dest: Path, top: str) -> Path:
-    """Zip the files under ``src`` inside one top folder ``top/``, as GitHub's archive endpoint does."""
-    with zipfile.ZipFile(dest, "w") as zf:
-        for path in sorted(src.rglob("*")):
-            if path.is_file():
-                zf.write(path, f"{top}/{path.relative_to(src)}")
-    return dest
 
 
 def write_tree(base: Path, files: dict[str, str]) -> Path:
@@ -93,3 +60,34 @@ def credentials_env(netrc: Path | None = None, bearer: str | None = None):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+_IMPORTLIB_ONLY = """
+import importlib, sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+path = sys.argv[1]
+if ":" in path:
+    module_name, attr_name = path.split(":")
+else:
+    module_name, attr_name = path[: path.rfind(".")], path[path.rfind(".") + 1 :]
+try:
+    obj = getattr(importlib.import_module(module_name), attr_name)
+    print(f"OK {path} -> {type(obj).__module__}.{type(obj).__qualname__} from {sys.modules[module_name].__file__}")
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def import_with_importlib(
+    root: Path, import_path: str, env_vars: dict | None = None, python: str = sys.executable
+) -> str:
+    """Ray's import_path resolution with importlib alone, in a worker-like subprocess: one line of result."""
+    proc = subprocess.run(
+        [python, "-c", _IMPORTLIB_ONLY, import_path],
+        cwd=root,
+        env=worker_env(root, env_vars),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return (proc.stdout.strip() or proc.stderr.strip()).splitlines()[-1]
