@@ -13,6 +13,7 @@ import asyncio
 
 from ray import serve
 
+from deployments.metrics import replica_metrics
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
 
@@ -29,10 +30,14 @@ class State:
     def __init__(self) -> None:
         self.store = DocumentStore(get_settings().storage_uri)
         self._writes = asyncio.Lock()
+        self.metrics = replica_metrics()
+        self.metrics.store_size(len(self.store))
 
     async def _write(self, method, *args, **kwargs):
         async with self._writes:
-            return await asyncio.to_thread(method, *args, **kwargs)
+            result = await asyncio.to_thread(method, *args, **kwargs)
+            self.metrics.store_size(await asyncio.to_thread(len, self.store))
+            return result
 
     # ---- writes (one at a time) ----------------------------------------------------------------
     async def bind(self, space):
