@@ -141,6 +141,16 @@ def wait_ready(
     raise TimeoutError(f"{base_url}/readyz not ready after {timeout_s:.0f}s; see `serve status`")
 
 
+def metrics_endpoints(dashboard: str) -> list[str]:
+    """Where Prometheus scrapes the cluster: each node's metrics export port, as its dashboard reports."""
+    try:
+        nodes = requests.get(f"{dashboard}/nodes?view=summary", timeout=10).json()["data"]["summary"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return []
+    ports = [(node.get("ip"), (node.get("raylet") or {}).get("metricsExportPort")) for node in nodes]
+    return [f"http://{ip}:{port}/metrics" for ip, port in ports if ip and port]
+
+
 def run_record(root: Path, path: str | None = None) -> Path:
     """What `up` started (or found), so `down` stops exactly that: build/localrun.json by default."""
     return Path(path) if path else root / "build" / "localrun.json"
@@ -190,9 +200,13 @@ def up(args) -> int:
     wait_ready(base, bin_dir, app, timeout_s=args.timeout, dashboard=dashboard)
     if not args.no_demo:
         print(f"demo corpus: {load_demo(base)} documents loaded")
+    scrape = ", ".join(metrics_endpoints(dashboard)) or f"see the Ray dashboard ({dashboard})"
+    logs = f"{record.get('temp_dir') or '/tmp/ray'}/session_latest/logs/serve/"
     print(
         f"\ntopicserve is up\n  API:        {base}\n  API docs:   {base}/docs\n  readiness:  {base}/readyz\n"
-        f"  Ray dashboard: {dashboard}\n  storage:    {storage}\n  stop with:  make stop"
+        f"  Ray dashboard: {dashboard}\n  metrics:    {scrape} (Prometheus; ray_topicserve_* series)\n"
+        f"  logs:       {logs} (JSON lines, one per request with its request_id)\n"
+        f"  storage:    {storage}\n  stop with:  make stop"
     )
     return 0
 
