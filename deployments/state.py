@@ -53,6 +53,10 @@ class State:
         return await self._write(self.store.delete_where, topic, since, until)
 
     # ---- reads (concurrent, never behind a write) ---------------------------------------------
+    async def existing(self, ids):
+        """Which of ``ids`` the store holds (backfill skips them when it resumes)."""
+        return await asyncio.to_thread(lambda: [d.id for d in self.store.get_many(ids)])
+
     async def get(self, doc_id):
         return await asyncio.to_thread(self.store.get, doc_id)
 
