@@ -62,13 +62,16 @@ def parse_jsonl(batch: dict[str, np.ndarray]) -> dict[str, list]:
     return _columns(rows)
 
 
-def parse_parquet(batch: dict[str, np.ndarray]) -> dict[str, list]:
-    """Parquet rows -> document columns, extra columns going into metadata as `ingest` does."""
+def parse_parquet(batch) -> dict[str, list]:
+    """Parquet rows (a pyarrow batch: plain Python values) -> document columns, extra columns going
+    into metadata as `ingest` does."""
     from topicserve.client.files import parquet_document
 
-    names = list(batch)
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*(batch[n] for n in names), strict=True)]
-    return _columns([_document(parquet_document(r, f"row {r.get('id')!r}"), f"row {r.get('id')!r}") for r in rows])
+    docs = []
+    for row in batch.to_pylist():
+        where = f"Parquet row {row.get('id')!r}"
+        docs.append(_document(parquet_document(row, where), where))
+    return _columns(docs)
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
@@ -146,7 +149,7 @@ def pipeline(path: Path, app: str, space, args: argparse.Namespace):
     if jsonl:
         parts.append(ray.data.read_text(jsonl).map_batches(parse_jsonl, batch_format="numpy"))
     if parquet:
-        parts.append(ray.data.read_parquet(parquet).map_batches(parse_parquet, batch_format="numpy"))
+        parts.append(ray.data.read_parquet(parquet).map_batches(parse_parquet, batch_format="pyarrow"))
     ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     if args.resume:
         ds = ds.map_batches(SkipStored, fn_constructor_args=(app,), concurrency=1, batch_size=1024, num_cpus=0.1)
