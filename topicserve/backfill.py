@@ -22,6 +22,26 @@ import numpy as np
 from pydantic import ValidationError
 
 JSONL = (".jsonl", ".ndjson", ".json")
+LIGHT_CPUS = 0.01  # Ray CPUs asked by the read / check / skip stages
+
+
+def check_fits(num_cpus: float, num_gpus: float) -> None:
+    """Refuse at once when no node can place an embedding actor (Ray Data would wait forever)."""
+    import ray
+
+    free = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    total_cpu = sum(r.get("CPU", 0) for r in free)
+    if not any(r.get("CPU", 0) >= num_cpus and r.get("GPU", 0) >= num_gpus for r in free):
+        raise SystemExit(
+            f"no node has {num_cpus:g} CPU / {num_gpus:g} GPU for an embedding actor; lower --num-cpus / --num-gpus"
+        )
+    available = ray.available_resources().get("CPU", 0)
+    if available < num_cpus:
+        print(
+            f"note: {available:.2f} of {total_cpu:g} CPUs are free (the service holds the rest): an actor of "
+            f"{num_cpus:g} CPU waits for them; a smaller --num-cpus starts it now",
+            flush=True,
+        )
 
 
 def _files(path: Path) -> tuple[list[str], list[str]]:
@@ -145,15 +165,19 @@ def pipeline(path: Path, app: str, space, args: argparse.Namespace):
     import ray
 
     jsonl, parquet = _files(path)
+    light = {"num_cpus": LIGHT_CPUS}  # reading and checking are cheap: they must not wait behind the service
     parts = []
     if jsonl:
-        parts.append(ray.data.read_text(jsonl).map_batches(parse_jsonl, batch_format="numpy"))
+        ds = ray.data.read_text(jsonl, ray_remote_args=light)
+        parts.append(ds.map_batches(parse_jsonl, batch_format="numpy", **light))
     if parquet:
-        parts.append(ray.data.read_parquet(parquet).map_batches(parse_parquet, batch_format="pyarrow"))
+        ds = ray.data.read_parquet(parquet, ray_remote_args=light)
+        parts.append(ds.map_batches(parse_parquet, batch_format="pyarrow", **light))
     ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     if args.resume:
-        ds = ds.map_batches(SkipStored, fn_constructor_args=(app,), concurrency=1, batch_size=1024, num_cpus=0.1)
+        ds = ds.map_batches(SkipStored, fn_constructor_args=(app,), concurrency=1, batch_size=1024, **light)
     gpus = args.num_gpus if args.num_gpus is not None else (1 if ray.cluster_resources().get("GPU", 0) else 0)
+    check_fits(args.num_cpus, gpus)
     return ds.map_batches(
         EmbedBatch,
         fn_constructor_args=(space.model_dump(), "cuda" if gpus else "cpu", max(1, int(args.num_cpus))),
