@@ -53,6 +53,8 @@ def backfill(local_ray, path) -> subprocess.CompletedProcess:
             "--commit-size",
             "16",
             "--quiet",
+            "--num-cpus",  # the tests' 2-CPU cluster: the deployed app holds all but ~0.15 of them
+            "0.05",
         ],
         cwd=ROOT,
         capture_output=True,
