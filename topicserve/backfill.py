@@ -168,10 +168,10 @@ def pipeline(path: Path, app: str, space, args: argparse.Namespace):
     light = {"num_cpus": LIGHT_CPUS}  # reading and checking are cheap: they must not wait behind the service
     parts = []
     if jsonl:
-        ds = ray.data.read_text(jsonl, ray_remote_args=light)
+        ds = ray.data.read_text(jsonl, num_cpus=LIGHT_CPUS)
         parts.append(ds.map_batches(parse_jsonl, batch_format="numpy", **light))
     if parquet:
-        ds = ray.data.read_parquet(parquet, ray_remote_args=light)
+        ds = ray.data.read_parquet(parquet, num_cpus=LIGHT_CPUS)  # (the Parquet reader ignores ray_remote_args)
         parts.append(ds.map_batches(parse_parquet, batch_format="pyarrow", **light))
     ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     if args.resume:
