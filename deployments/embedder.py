@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from ray import serve
 
+from deployments.metrics import replica_metrics
 from topicserve.embedding import Embedder as EmbeddingModel
 from topicserve.settings import get_settings
 
@@ -49,6 +50,7 @@ class Embedder:
         self.watchdog_s = settings.embed_watchdog_s
         self._batch_started: float | None = None  # monotonic start of the running batch
         self._last_failure: str | None = None  # exception type of the last failed batch
+        self.metrics = replica_metrics()
 
     def reconfigure(self, config: dict) -> None:
         cfg = EmbedderConfig.model_validate(config)
@@ -57,9 +59,11 @@ class Embedder:
         self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)  # type: ignore[attr-defined]
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def _batched(self, requests: list[list[str]]) -> list[np.ndarray]:
-        flat = [text for texts in requests for text in texts]
+    async def _batched(self, requests: list[tuple[float, list[str]]]) -> list[np.ndarray]:
+        """Each request is (monotonic time it was queued, its texts)."""
+        flat = [text for _, texts in requests for text in texts]
         self._batch_started = time.monotonic()
+        self.metrics.embed_batch(len(flat), [self._batch_started - queued for queued, _ in requests])
         try:
             # Off the event loop, so health checks and new requests are served during a batch.
             vectors = await asyncio.to_thread(self.model.embed, flat)
@@ -69,11 +73,11 @@ class Embedder:
         finally:
             self._batch_started = None
         self._last_failure = None
-        bounds = np.cumsum([0] + [len(texts) for texts in requests])
+        bounds = np.cumsum([0] + [len(texts) for _, texts in requests])
         return [vectors[a:b] for a, b in itertools.pairwise(bounds)]
 
     async def embed(self, texts: list[str]) -> np.ndarray:
-        return await self._batched(list(texts))
+        return await self._batched((time.monotonic(), list(texts)))
 
     async def check_health(self) -> None:
         """Serve calls this every few seconds; raising replaces the replica. It never waits for a batch.

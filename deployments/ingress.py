@@ -6,6 +6,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import Admission, HandleClient, embed_units
+from deployments.metrics import replica_metrics
 from topicserve.api import build_app
 from topicserve.gateway import Gateway
 from topicserve.settings import get_settings
@@ -34,7 +35,8 @@ class Ingress:
             HandleClient(topics, timeout_s=STARTUP_TIMEOUT_S),
             HandleClient(state, timeout_s=STARTUP_TIMEOUT_S),
         )
-        self.gateway = Gateway(*clients)
+        self.metrics = replica_metrics()
+        self.gateway = Gateway(*clients, metrics=self.metrics)
         # Binds the store to the embedder's space: a store built with another model fails the
         # deployment here, with both models named in `serve status`. These first calls may wait
         # for the other deployments' replicas to load their model: a startup deadline, not the
@@ -44,4 +46,5 @@ class Ingress:
             client.timeout_s = timeout
 
     def __serve_build_asgi_app__(self):
-        return build_app(self.gateway, behind_serve=True)  # the Serve proxy sets X-Request-ID
+        # The Serve proxy sets X-Request-ID; requests and rejections are counted in Prometheus metrics.
+        return build_app(self.gateway, behind_serve=True, metrics=self.metrics)

@@ -13,6 +13,7 @@ import asyncio
 
 from ray import serve
 
+from deployments.metrics import replica_metrics
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
 
@@ -29,10 +30,14 @@ class State:
     def __init__(self) -> None:
         self.store = DocumentStore(get_settings().storage_uri)
         self._writes = asyncio.Lock()
+        self.metrics = replica_metrics()
+        self.metrics.store_size(len(self.store))
 
     async def _write(self, method, *args, **kwargs):
         async with self._writes:
-            return await asyncio.to_thread(method, *args, **kwargs)
+            result = await asyncio.to_thread(method, *args, **kwargs)
+            self.metrics.store_size(await asyncio.to_thread(len, self.store))
+            return result
 
     # ---- writes (one at a time) ----------------------------------------------------------------
     async def bind(self, space):
@@ -48,6 +53,10 @@ class State:
         return await self._write(self.store.delete_where, topic, since, until)
 
     # ---- reads (concurrent, never behind a write) ---------------------------------------------
+    async def existing(self, ids):
+        """Which of ``ids`` the store holds (backfill skips them when it resumes)."""
+        return await asyncio.to_thread(lambda: [d.id for d in self.store.get_many(ids)])
+
     async def get(self, doc_id):
         return await asyncio.to_thread(self.store.get, doc_id)
 

@@ -403,7 +403,12 @@ EMBEDDINGS = [
     post("embed: input empty string", E, {"input": ""}, 422, "input"),
     post("embed: input with an empty string", E, {"input": ["ok", ""]}, 422, "input"),
     post("embed: input is an int", E, {"input": 42}, 422, "input"),
-    post("embed: input token ids", E, {"input": [[101, 2023, 102]]}, 422, "input"),
+    # Token ids are accepted (cl100k_base, as OpenAI-style clients send them); bad ones are not.
+    post("embed: token id out of range", E, {"input": [[101, 2023, 100256]]}, 422, "input"),
+    post("embed: special token id", E, {"input": [100257]}, 422, "input"),
+    post("embed: negative token id", E, {"input": [[5, -1]]}, 422, "input"),
+    post("embed: empty token array", E, {"input": [[1], []]}, 422, "input"),
+    post("embed: token ids mixed with text", E, {"input": [[1, 2], "text"]}, 422, "input"),
     post("embed: input null", E, {"input": None}, 422, "input"),
     post("embed: 257 inputs", E, {"input": ["ok"] * 257}, 422, "input"),
     post("embed: input over the request budget", E, {"input": [LONG] * 3}, 422, "input"),

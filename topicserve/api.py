@@ -20,6 +20,7 @@ from topicserve import __version__
 from topicserve import schemas as s
 from topicserve.errors import InvalidInput, NotReady, PayloadTooLarge, TopicServeError, Unauthorized
 from topicserve.gateway import Gateway
+from topicserve.metrics import NO_METRICS, Metrics
 from topicserve.redact import redact
 from topicserve.settings import Settings, get_settings
 from topicserve.ui import is_public_path, mount_ui
@@ -30,6 +31,9 @@ access_log = logging.getLogger("topicserve.access")
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _request_id: ContextVar[str | None] = ContextVar("topicserve_request_id", default=None)
+# The error code a request was answered with, for the access log and metrics: a mutable holder set
+# by RequestContext, filled by error_body (a holder, so it is seen whatever context the answer ran in).
+_outcome: ContextVar[dict | None] = ContextVar("topicserve_outcome", default=None)
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # answer without an API key (probes)
 
 
@@ -80,6 +84,9 @@ def error_body(exc: TopicServeError) -> dict:
     body = exc.to_dict()
     body["error"]["message"] = redact(str(body["error"]["message"]))
     body["error"]["request_id"] = _request_id.get()
+    outcome = _outcome.get()
+    if outcome is not None:
+        outcome["error"] = exc.code
     return body
 
 
@@ -94,10 +101,14 @@ class RequestContext:
     net under every exception, answered in the error format (Starlette's own would be plain text).
 
     Behind Serve the proxy has already put an id in ``x-request-id`` (the caller's, or its own) and adds
-    ``X-Request-ID`` to the response itself, so ``behind_serve`` only reads it."""
+    ``X-Request-ID`` to the response itself, so ``behind_serve`` only reads it.
 
-    def __init__(self, app, behind_serve: bool = False) -> None:
-        self.app, self.behind_serve = app, behind_serve
+    The access-log record carries ``request_id``, ``method``, ``endpoint``, ``status_code``, ``duration_ms``
+    and ``error`` (the error code, if any) as fields (JSON logs show them as keys); each request is
+    also counted in ``metrics`` (latency per route and status class, rejections per error code)."""
+
+    def __init__(self, app, behind_serve: bool = False, metrics: Metrics = NO_METRICS) -> None:
+        self.app, self.behind_serve, self.metrics = app, behind_serve, metrics
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -105,6 +116,8 @@ class RequestContext:
         incoming = dict(scope.get("headers", [])).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         rid = incoming if _SANE_ID.match(incoming) else str(uuid.uuid4())
         token, started, status = _request_id.set(rid), time.perf_counter(), [0]
+        outcome: dict = {"error": None}
+        outcome_token = _outcome.set(outcome)
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -121,10 +134,24 @@ class RequestContext:
             else:
                 await error_response(as_error(exc))(scope, receive, send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", "(no route)")
-            ms = (time.perf_counter() - started) * 1000
-            access_log.info("%s %s %s %.1fms request_id=%s", scope["method"], route, status[0], ms, rid)
+            self._record(scope, status[0], time.perf_counter() - started, rid, outcome["error"])
+            _outcome.reset(outcome_token)
             _request_id.reset(token)
+
+    def _record(self, scope, status: int, seconds: float, rid: str, error: str | None) -> None:
+        route = getattr(scope.get("route"), "path", "(no route)")
+        # Not "route": Serve's log filter sets that key to the app's route prefix.
+        fields = {"request_id": rid, "method": scope["method"], "endpoint": route, "status_code": status}
+        fields |= {"duration_ms": round(seconds * 1000, 1), "error": error}
+        access_log.info(
+            "%s %s %s %.1fms request_id=%s", scope["method"], route, status, seconds * 1000, rid, extra=fields
+        )
+        try:  # metrics must never turn an answered request into an error
+            self.metrics.request(scope["method"], route, status, seconds)
+            if error is not None and status >= 400:
+                self.metrics.rejected(error)
+        except Exception:
+            log.warning("recording request metrics failed", exc_info=True)
 
 
 class ApiKey:
@@ -180,19 +207,38 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
-def _access_log_on() -> None:
+class ToServeLogger(logging.Handler):
+    """Hands topicserve's records to Serve's replica logger ("ray.serve"): they land in the replica's
+    log file in its encoding (JSON with ``logging_config: {encoding: JSON}``), extra fields as keys.
+    Serve configures only its own logger (not propagating), so ours would otherwise reach the file
+    only as text printed to stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        serve_logger = logging.getLogger("ray.serve")
+        if serve_logger.handlers:  # configured: inside a Serve replica
+            serve_logger.handle(record)
+
+
+def _access_log_on(behind_serve: bool = False) -> None:
     """One INFO line per request must reach the log also where nobody configured logging (a Serve
-    replica configures only Ray's own loggers): then it goes to stderr, the replica's log file."""
+    replica configures only Ray's own loggers): behind Serve through Serve's logger, else stderr."""
     access_log.setLevel(logging.INFO)
+    ours = logging.getLogger("topicserve")
+    if behind_serve:
+        if not any(isinstance(h, ToServeLogger) for h in ours.handlers):
+            ours.addHandler(ToServeLogger())
+        return
     if not access_log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         access_log.addHandler(handler)
 
 
-def build_app(gateway: Gateway, settings: Settings | None = None, *, behind_serve: bool = False) -> FastAPI:
+def build_app(
+    gateway: Gateway, settings: Settings | None = None, *, behind_serve: bool = False, metrics: Metrics = NO_METRICS
+) -> FastAPI:
     settings = settings or get_settings()
-    _access_log_on()
+    _access_log_on(behind_serve)
     app = FastAPI(
         title="topicserve",
         version=__version__,
@@ -214,7 +260,7 @@ def build_app(gateway: Gateway, settings: Settings | None = None, *, behind_serv
             allow_headers=["authorization", "content-type", REQUEST_ID_HEADER],
             expose_headers=["x-request-id", "retry-after"],
         )
-    app.add_middleware(RequestContext, behind_serve=behind_serve)
+    app.add_middleware(RequestContext, behind_serve=behind_serve, metrics=metrics)
 
     async def _error(_, exc: Exception) -> JSONResponse:
         return error_response(as_error(exc))

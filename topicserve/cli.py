@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "topicserve.evaluation.cli",
     "topicserve.client.cli",  # ingest, search, trends, topics (evaluate --url is in evaluation.cli)
     "topicserve.store.cli",
+    "topicserve.backfill",  # backfill on Ray Data
 ]
 
 

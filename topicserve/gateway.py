@@ -19,6 +19,7 @@ from topicserve import schemas as s
 from topicserve.errors import InvalidInput, NotFound, NotReady
 from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.evaluation.report import to_markdown
+from topicserve.metrics import NO_METRICS, Metrics
 from topicserve.redact import redact
 from topicserve.space import EmbeddingSpace
 from topicserve.store import StoredDocument
@@ -46,8 +47,9 @@ def public(value: Any) -> Any:
 
 
 class Gateway:
-    def __init__(self, embedder: Any, topics: Any, state: Any) -> None:
+    def __init__(self, embedder: Any, topics: Any, state: Any, metrics: Metrics = NO_METRICS) -> None:
         self.embedder, self.topics, self.state = embedder, topics, state
+        self.metrics = metrics
         self.space: EmbeddingSpace | None = None
 
     async def startup(self) -> None:
@@ -104,6 +106,8 @@ class Gateway:
             for d, t in zip(req.documents, topics, strict=True)
         ]
         await self.state.upsert(docs, vectors, space)  # all or nothing, in the single writer
+        self.metrics.ingested(len(docs))
+        self.metrics.topics_assigned(t.label for d in docs for t in d.topics)
         return s.IngestResponse(
             ingested=len(docs),
             documents=[s.IngestedDocument(id=d.id, topics=d.topics) for d in docs],

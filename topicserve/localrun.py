@@ -65,6 +65,12 @@ def derive_local_config(
     return local
 
 
+def _auth_headers() -> dict[str, str]:
+    """The API key of the app `up` deploys, when one is set in this environment (TOPICSERVE_API_KEY)."""
+    key = os.environ.get("TOPICSERVE_API_KEY", "")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def load_demo(base_url: str, corpus: Path = DEMO_CORPUS, batch: int = 32, now: datetime | None = None) -> int:
     """POST the demo corpus; each line's ``days_ago`` becomes a timestamp relative to ``now``."""
     now = now or datetime.now(UTC)
@@ -75,7 +81,9 @@ def load_demo(base_url: str, corpus: Path = DEMO_CORPUS, batch: int = 32, now: d
             ts = now - timedelta(days=float(rec.pop("days_ago", 0)))
             docs.append({**rec, "timestamp": ts.isoformat()})
     for i in tqdm(range(0, len(docs), batch), desc="demo corpus", unit="batch", disable=None):
-        resp = requests.post(f"{base_url}/documents", json={"documents": docs[i : i + batch]}, timeout=300)
+        resp = requests.post(
+            f"{base_url}/documents", json={"documents": docs[i : i + batch]}, headers=_auth_headers(), timeout=300
+        )
         resp.raise_for_status()
     return len(docs)
 
@@ -110,6 +118,16 @@ def wait_ready(
                 pass
         time.sleep(2)
     raise TimeoutError(f"{base_url}/readyz not ready after {timeout_s:.0f}s; see `serve status`")
+
+
+def metrics_endpoints(dashboard: str) -> list[str]:
+    """Where Prometheus scrapes the cluster: each node's metrics export port, as its dashboard reports."""
+    try:
+        nodes = requests.get(f"{dashboard}/nodes?view=summary", timeout=10).json()["data"]["summary"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return []
+    ports = [(node.get("ip"), (node.get("raylet") or {}).get("metricsExportPort")) for node in nodes]
+    return [f"http://{ip}:{port}/metrics" for ip, port in ports if ip and port]
 
 
 def run_record(root: Path, path: str | None = None) -> Path:
@@ -161,9 +179,13 @@ def up(args) -> int:
     wait_ready(base, bin_dir, app, timeout_s=args.timeout, dashboard=dashboard)
     if not args.no_demo:
         print(f"demo corpus: {load_demo(base)} documents loaded")
+    scrape = ", ".join(metrics_endpoints(dashboard)) or f"see the Ray dashboard ({dashboard})"
+    logs = f"{record.get('temp_dir') or '/tmp/ray'}/session_latest/logs/serve/"
     print(
         f"\ntopicserve is up\n  API:        {base}\n  API docs:   {base}/docs\n  readiness:  {base}/readyz\n"
-        f"  Ray dashboard: {dashboard}\n  storage:    {storage}\n  stop with:  make stop"
+        f"  Ray dashboard: {dashboard}\n  metrics:    {scrape} (Prometheus; ray_topicserve_* series)\n"
+        f"  logs:       {logs} (JSON lines, one per request with its request_id)\n"
+        f"  storage:    {storage}\n  stop with:  make stop"
     )
     return 0
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from topicserve.embedding import token_ids
 from topicserve.evaluation import EvalReport, ItemResult, Metrics
 from topicserve.inputs import StrictModel, check_json_value
 from topicserve.settings import get_settings
@@ -92,12 +93,72 @@ Strict = StrictModel  # the base of every request model (topicserve/inputs.py)
 
 
 # ---- /v1/embeddings (OpenAI-compatible) ------------------------------------------------------
+def _is_id(value: Any) -> bool:
+    return type(value) is int  # not bool, not float
+
+
+def _check_ids(ids: Any, where: str) -> None:
+    if not isinstance(ids, list) or not ids or not all(_is_id(t) for t in ids):
+        raise ValueError(f"{where} must be a non-empty array of integer token ids (or text)")
+    if len(ids) > token_ids.MAX_TOKENS_PER_INPUT:
+        raise ValueError(f"{where} has {len(ids)} token ids; at most {token_ids.MAX_TOKENS_PER_INPUT} per text")
+    bad = token_ids.first_invalid(ids)
+    if bad is not None:
+        limit = token_ids.VOCAB - 1
+        raise ValueError(f"{where}[{bad}] = {ids[bad]} is not a cl100k_base token id (0..{limit}, no special tokens)")
+
+
+def _check_decoded(text: str, where: str) -> None:
+    """What `Text` checks of a text (else the union's error would speak of strings)."""
+    if not text.strip():
+        raise ValueError(f"{where} decodes to empty or only whitespace text")
+    if len(text) > MAX_CHARS:
+        raise ValueError(f"{where} decodes to {len(text)} characters; at most {MAX_CHARS} per text")
+
+
+def _decode_token_ids(value: Any) -> Any:
+    """``input`` as cl100k_base token ids (one array, or one per text) becomes the texts they encode;
+    any other value is left to the type check. Ids are checked first: each an ordinary cl100k_base
+    token, at most 8191 per text (topicserve/embedding/token_ids.py says why cl100k_base)."""
+    if not isinstance(value, list) or not value or not (_is_id(value[0]) or isinstance(value[0], list)):
+        return value
+    single = _is_id(value[0])
+    arrays = [value] if single else value
+    if len(arrays) > MAX_ITEMS:
+        raise ValueError(f"at most {MAX_ITEMS} token arrays per request (e.g. OpenAIEmbeddings(chunk_size=...))")
+    places = ["input"] if single else [f"input[{n}]" for n in range(len(arrays))]
+    for ids, where in zip(arrays, places, strict=True):
+        _check_ids(ids, where)
+    try:
+        texts = [token_ids.decode(ids) for ids in arrays]
+    except token_ids.TokenTableMissing as exc:
+        raise ValueError(f"this server cannot decode token ids ({exc}); send the input as text") from None
+    for text, where in zip(texts, places, strict=True):
+        _check_decoded(text, where)
+    return texts
+
+
+TokenIds = Annotated[list[int], Field(min_length=1, max_length=token_ids.MAX_TOKENS_PER_INPUT)]
+
+
 class EmbeddingsRequest(Strict):
-    input: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
+    # Text, texts, or (as OpenAI's API and LangChain's OpenAIEmbeddings send them) cl100k_base token
+    # ids: one array or one per text, decoded to text before validation (`_token_ids`).
+    input: (
+        Text
+        | Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
+        | TokenIds
+        | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_ITEMS)]
+    )
     model: str | None = Field(None, max_length=200)
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1, le=65536)
     user: str | None = Field(None, max_length=256)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _token_ids(cls, value: Any) -> Any:
+        return _decode_token_ids(value)
 
     @field_validator("input")
     @classmethod
@@ -107,7 +168,8 @@ class EmbeddingsRequest(Strict):
 
     @property
     def texts(self) -> list[str]:
-        return [self.input] if isinstance(self.input, str) else list(self.input)
+        # Token-id inputs are decoded to text by the validator, so only text is left here.
+        return [self.input] if isinstance(self.input, str) else [str(t) for t in self.input]
 
 
 class EmbeddingItem(BaseModel):

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import APP, BASE, PORT, ROOT
+from tests.e2e.raycluster import PORTS
 from topicserve.localray import dashboard_up
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +36,7 @@ def test_up_deploys_loads_the_demo_and_prints_the_urls(local_ray, tmp_path):
     assert "demo corpus: 36 documents loaded" in out.stdout
     assert f"API docs:   {BASE}/docs" in out.stdout and f"Ray dashboard: {local_ray.dashboard}" in out.stdout
     assert "already running" in out.stdout  # it used the tests' Ray, and said so
+    assert f":{PORTS.metrics}/metrics (Prometheus" in out.stdout  # where to scrape
     assert local_ray.status()["applications"][APP]["status"] == "RUNNING"
     ready = requests.get(f"{BASE}/readyz", timeout=30).json()
     assert ready["state"]["documents"] == 36 and str(storage) not in json.dumps(ready)  # no storage URI
