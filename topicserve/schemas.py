@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from topicserve.embedding import token_ids
+from topicserve import token_ids
 from topicserve.evaluation import EvalReport, ItemResult, Metrics
 from topicserve.inputs import StrictModel, check_json_value
 from topicserve.settings import get_settings
@@ -119,7 +119,7 @@ def _check_decoded(text: str, where: str) -> None:
 def _decode_token_ids(value: Any) -> Any:
     """``input`` as cl100k_base token ids (one array, or one per text) becomes the texts they encode;
     any other value is left to the type check. Ids are checked first: each an ordinary cl100k_base
-    token, at most 8191 per text (topicserve/embedding/token_ids.py says why cl100k_base)."""
+    token, at most 8191 per text (topicserve/token_ids.py says why cl100k_base)."""
     if not isinstance(value, list) or not value or not (_is_id(value[0]) or isinstance(value[0], list)):
         return value
     single = _is_id(value[0])

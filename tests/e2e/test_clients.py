@@ -17,7 +17,7 @@ import pytest
 from openai import OpenAI
 
 from tests.e2e.conftest import BASE
-from topicserve.embedding import token_ids
+from topicserve import token_ids
 
 pytestmark = pytest.mark.e2e
 langchain_openai = pytest.importorskip("langchain_openai")

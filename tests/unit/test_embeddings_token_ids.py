@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from topicserve import token_ids
 from topicserve.api import build_app
-from topicserve.embedding import token_ids
 from topicserve.inprocess import build_gateway
 from topicserve.settings import Settings
 

@@ -20,7 +20,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-TABLE = Path(__file__).resolve().parents[1] / "data" / "tiktoken" / "cl100k_base.tiktoken"
+TABLE = Path(__file__).resolve().parent / "data" / "tiktoken" / "cl100k_base.tiktoken"
 TABLE_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"  # tiktoken's expected_hash
 VOCAB = 100_256  # ordinary cl100k_base tokens: ids 0..100255
 MAX_TOKENS_PER_INPUT = 8191  # OpenAI's embedding context, and LangChain's chunk length by default
