@@ -81,8 +81,9 @@ def test_ingest_get_search_and_replace(http):
     assert doc["timestamp"].startswith("2026-01-15T08:00:00")  # stored as UTC
     assert doc["topics"]
 
-    hits = post(http, "/search", {"query": "repairing a wall painting in a church", "k": 3})["results"]
-    assert hits[0]["id"] == "e2e-fresco"
+    # Other modules (backfill, CLI) share this store: among this module's documents the fresco wins.
+    hits = post(http, "/search", {"query": "repairing a wall painting in a church", "k": 100})["results"]
+    assert next(h["id"] for h in hits if h["id"].startswith("e2e-")) == "e2e-fresco"
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     assert all(-1.0 <= h["score"] <= 1.0 for h in hits)
 
