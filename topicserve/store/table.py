@@ -23,7 +23,7 @@ from topicserve.errors import InvalidInput, NotFound, StoreUnavailable, TopicSer
 from topicserve.settings import Settings, get_settings
 from topicserve.space import EmbeddingSpace
 from topicserve.store import connect, legacy
-from topicserve.store.documents import DOC_COLUMNS, StoredDocument, from_arrow, space_of, table_schema, to_arrow
+from topicserve.store.documents import StoredDocument, doc_columns, from_arrow, space_of, table_schema, to_arrow
 from topicserve.store.maintenance import Maintenance
 from topicserve.store.query import where
 from topicserve.store.search import Mode, SearchOptions, run_search
@@ -50,6 +50,7 @@ class DocumentStore:
         )
         self._write_lock = threading.RLock()  # one writer per table: writes and compaction in turn
         self._table = self._open()
+        self._upgraded = False  # the writer adds columns of later releases when it binds (versions.py)
         self.space = space_of(self._table.schema) if self._table is not None else None
         self.maintenance = Maintenance(self, self.settings)
         if background:
@@ -99,7 +100,16 @@ class DocumentStore:
         table.create_index("id", config=BTree())
         table.create_index("topic_labels", config=LabelList())
         table.create_index("timestamp", config=BTree())
+        table.create_index("taxonomy_version", config=BTree())  # re-tag: stale rows, progress counts
         return table
+
+    def _upgrade(self, space: EmbeddingSpace) -> None:
+        from topicserve.store.versions import upgrade
+
+        added = self._commit(upgrade, self._table, space)
+        self._upgraded = True
+        if added:
+            log.info("store upgraded: added columns %s (taxonomy version unknown until re-tagged)", added)
 
     def bind(self, space: EmbeddingSpace) -> None:
         """Create the table for ``space``, or check that ``space`` is the one recorded in it."""
@@ -109,6 +119,8 @@ class DocumentStore:
                 self.space = space
             else:
                 self.space.check_compatible(space, what="running embedder")
+                if not self._upgraded:  # once per process: upsert binds on every write
+                    self._upgrade(space)
 
     def upsert(self, docs: Sequence[StoredDocument], vectors: np.ndarray, space: EmbeddingSpace) -> None:
         """Insert or replace a batch in one commit: after this returns, every document is durable."""
@@ -148,7 +160,32 @@ class DocumentStore:
         self.maintenance.wrote(deleted)
         return deleted
 
+    def retag(self, batch, topics, nearest, version: str) -> int:
+        """Write re-computed topics for rows nobody rewrote since ``batch`` was read, in one commit."""
+        from topicserve.store.versions import write_retagged
+
+        if self._table is None or not len(batch):
+            return 0
+        with self._write_lock:
+            updated = self._commit(write_retagged, self, batch, topics, nearest, version)
+        self.maintenance.wrote(updated)
+        return updated
+
     # ---- reads -------------------------------------------------------------------------------
+    def stale(self, version: str, limit: int):
+        """Up to ``limit`` rows whose topics were computed with another taxonomy version (StaleBatch)."""
+        from topicserve.store.versions import StaleBatch, read_stale
+
+        if self._table is None:
+            return StaleBatch([], [], np.zeros((0, 0), np.float32), [])
+        return self._read(read_stale, self, version, limit)
+
+    def progress(self, version: str) -> dict[str, Any]:
+        """{version, done, total}: how many rows carry ``version`` (derived from the table alone)."""
+        from topicserve.store.versions import progress
+
+        return self._read(progress, self, version)
+
     def _read(self, action, *args):
         try:
             return action(*args)
@@ -170,7 +207,7 @@ class DocumentStore:
     def get_many(self, ids: Sequence[str]) -> list[StoredDocument]:
         if self._table is None or not ids:
             return []
-        query = self._table.search().where(where(ids=list(ids))).select(DOC_COLUMNS).limit(len(ids))
+        query = self._table.search().where(where(ids=list(ids))).select(doc_columns(self._table.schema)).limit(len(ids))
         return from_arrow(self._read(query.to_arrow))
 
     def list(
@@ -187,7 +224,7 @@ class DocumentStore:
         from lancedb.query import ColumnOrdering
 
         after = decode_cursor(cursor) if cursor else None
-        query = self._table.search().select(DOC_COLUMNS).limit(limit + 1)
+        query = self._table.search().select(doc_columns(self._table.schema)).limit(limit + 1)
         predicate = where(topic=topic, since=since, until=until, after_id=after)
         if predicate:
             query = query.where(predicate)

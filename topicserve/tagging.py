@@ -1,0 +1,78 @@
+"""What the store keeps for a text: its topics, its nearest label and the taxonomy version. Ray-free.
+
+``tag`` is the one entry point for stored topics (ingest and the re-tag worker alike), so a row's
+topics, ``nearest`` and ``taxonomy_version`` always come from the same configuration.
+``nearest`` is the best-scoring taxonomy label whether the rule kept it or not (its score on the
+calibration scale, its calibrated confidence): drift (topicserve/drift.py) watches how close
+arriving texts are to the taxonomy, including the ones that got no topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from topicserve.settings import get_settings
+from topicserve.taxonomy_version import taxonomy_version
+from topicserve.topic_rules import confidences
+from topicserve.topics import TopicModel, TopicScore, reference_sentences
+
+
+class Tagged(BaseModel):
+    """Stored topics for a batch of texts, the nearest label of each, and the version they belong to."""
+
+    version: str
+    topics: list[list[TopicScore]]
+    nearest: list[TopicScore | None]
+
+
+def model_version(model: TopicModel) -> str:
+    """The taxonomy version of ``model``'s live configuration (cached per configuration object)."""
+    cached = getattr(model, "_version_cache", None)
+    if cached is not None and cached[0] is model.config:
+        return cached[1]
+    version = taxonomy_version(
+        model.config, model.taxonomy.topics, get_settings().embedding_model, reference_sentences()
+    )
+    model._version_cache = (model.config, version)  # type: ignore[attr-defined]
+    return version
+
+
+async def nearest_labels(model: TopicModel, vectors: np.ndarray) -> list[TopicScore | None]:
+    """Each text's best taxonomy label by zero-shot score (every backend keeps the zero-shot scorer)."""
+    labels = model.taxonomy.topics
+    if len(vectors) == 0 or not labels:
+        return []
+    scores, z = await model.scorer.score_and_z(np.asarray(vectors, np.float32), labels)
+    conf = confidences(z, model.config.temperature, model.config.none_score)
+    best = np.argmax(scores, axis=1)
+    return [
+        TopicScore(label=labels[j].label, score=float(scores[i, j]), confidence=float(conf[i, j]))
+        for i, j in enumerate(best)
+    ]
+
+
+async def tag(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
+    """Topics (what ``TopicModel.assign`` gives), nearest labels and the version, from one config."""
+    config = model.config  # a reconfigure may swap it while this awaits: version what was used
+    version = model_version(model)
+    topics = await model.assign(texts, vectors)
+    nearest = await nearest_labels(model, vectors)
+    if model.config is not config:  # reconfigured meanwhile: tag again with the new one
+        return await tag(model, texts, vectors)
+    return Tagged(version=version, topics=topics, nearest=nearest)
+
+
+class ModelTagger:
+    """The re-tag worker's view of a local TopicModel (the Topics deployment serves the same calls)."""
+
+    def __init__(self, model: TopicModel) -> None:
+        self.model = model
+
+    async def version(self) -> str:
+        return model_version(self.model)
+
+    async def tag(self, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
+        return await tag(self.model, texts, vectors)
