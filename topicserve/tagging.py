@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from topicserve.settings import get_settings
 from topicserve.taxonomy_version import taxonomy_version
-from topicserve.topic_rules import confidences
+from topicserve.topic_rules import confidences, select
 from topicserve.topics import TopicModel, TopicScore, reference_sentences
 
 
@@ -47,11 +47,9 @@ async def nearest_labels(model: TopicModel, vectors: np.ndarray) -> list[TopicSc
         return []
     scores, z = await model.scorer.score_and_z(np.asarray(vectors, np.float32), labels)
     conf = confidences(z, model.config.temperature, model.config.none_score)
-    best = np.argmax(scores, axis=1)
-    return [
-        TopicScore(label=labels[j].label, score=float(scores[i, j]), confidence=float(conf[i, j]))
-        for i, j in enumerate(best)
-    ]
+    best = np.argmax(scores, axis=1)[:, None]
+    rows = select([label.label for label in labels], scores, conf, best.tolist())  # rounded as topics are
+    return [TopicScore(label=n, score=s, confidence=c) for ((n, s, c),) in rows]
 
 
 async def tag(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
