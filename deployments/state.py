@@ -5,6 +5,10 @@ Exactly one replica (one writer per table). Every store call runs in a worker th
 run side by side and never wait behind a slow call. Writes (bind, upsert, delete) are serialised
 by an `asyncio.Lock`, so batches commit one after another in arrival order. Index builds and
 compaction run in the store's own background thread (topicserve/store/maintenance.py).
+
+The State also re-tags stored documents when the taxonomy version changes (topicserve/retag.py):
+a task on its event loop polls the Topics deployment's version, and rows of another version are
+re-tagged in batches and written through the same serialising lock as every other write.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import asyncio
 
 from ray import serve
+from ray.serve.handle import DeploymentHandle
 
+from deployments.handles import HandleClient
 from deployments.metrics import replica_metrics
+from topicserve.retag import RetagWorker
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
 
@@ -27,11 +34,18 @@ from topicserve.store import DocumentStore
     ray_actor_options={"num_cpus": 0.25},
 )
 class State:
-    def __init__(self) -> None:
-        self.store = DocumentStore(get_settings().storage_uri)
+    # Ray Serve awaits an async constructor (the re-tag task needs the replica's event loop).
+    async def __init__(self, topics: DeploymentHandle | None = None) -> None:  # type: ignore[misc]
+        settings = get_settings()
+        self.store = DocumentStore(settings.storage_uri)
         self._writes = asyncio.Lock()
         self.metrics = replica_metrics()
         self.metrics.store_size(len(self.store))
+        self.retag: RetagWorker | None = None
+        if topics is not None:
+            tagger = HandleClient(topics, timeout_s=settings.handle_timeout_s)  # has .version() and .tag()
+            self.retag = RetagWorker(self.store, tagger, batch_size=settings.retag_batch_size, write=self._write)
+            self._retag_task = asyncio.get_running_loop().create_task(self.retag.run_forever(settings.retag_idle_s))
 
     async def _write(self, method, *args, **kwargs):
         async with self._writes:
@@ -70,4 +84,11 @@ class State:
         return await asyncio.to_thread(self.store.trends, now, window, baseline, bin, **options)
 
     async def stats(self):
-        return await asyncio.to_thread(self.store.stats)
+        stats = await asyncio.to_thread(self.store.stats)
+        return stats | {"retag": await self.retag_status()}
+
+    async def retag_status(self):
+        """{version, done, total, in_progress} of the background re-tag (counted in the table)."""
+        if self.retag is None:
+            return {"version": None, "done": 0, "total": 0, "in_progress": False}
+        return await self.retag.status()

@@ -8,6 +8,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import HandleClient
 from topicserve.settings import get_settings
+from topicserve.tagging import Tagged, model_version, tag
 from topicserve.topics import TopicModel, TopicsConfig
 
 
@@ -30,6 +31,14 @@ class Topics:
     def reconfigure(self, config: dict) -> None:
         self.model.configure(TopicsConfig.model_validate(config))
 
+    async def tag(self, texts, vectors) -> Tagged:
+        """What the store keeps: topics, nearest labels and the taxonomy version they belong to."""
+        return await tag(self.model, texts, vectors)
+
+    async def version(self) -> str:
+        """The taxonomy version of the live config (the State re-tags stored documents to it)."""
+        return model_version(self.model)
+
     async def assign(self, texts, vectors, labels=None, top_k=None):
         return await self.model.assign(texts, vectors, labels, top_k)
 
@@ -42,4 +51,5 @@ class Topics:
         return await self.model.name_clusters(clusters)
 
     def info(self, override=None) -> dict:
-        return self.model.info(override)
+        info = self.model.info(override)
+        return info if override is not None else info | {"version": model_version(self.model)}

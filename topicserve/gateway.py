@@ -21,6 +21,7 @@ from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.evaluation.report import to_markdown
 from topicserve.metrics import NO_METRICS, Metrics
 from topicserve.redact import redact
+from topicserve.settings import get_settings
 from topicserve.space import EmbeddingSpace
 from topicserve.store import StoredDocument
 from topicserve.trends import parse_duration
@@ -63,7 +64,8 @@ class Gateway:
         if self.space is None:
             raise NotReady("starting: embedding space not bound to the store yet")
         embedder, topics, state = await asyncio.gather(self.embedder.info(), self.topics.info(), self.state.stats())
-        return public({"status": "ready", "embedder": embedder, "topics": topics, "state": state})
+        retag = state.get("retag")  # {version, done, total, in_progress}: the background re-tag
+        return public({"status": "ready", "embedder": embedder, "topics": topics, "state": state, "retag": retag})
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(await self.embedder.embed(texts), dtype=np.float32)
@@ -99,11 +101,19 @@ class Gateway:
         space = self._space()
         texts = [d.text for d in req.documents]
         vectors = await self._embed(texts)
-        topics = await self.topics.assign(texts, vectors)
+        tagged = await self.topics.tag(texts, vectors)  # topics, nearest labels and their taxonomy version
         now = datetime.now(UTC)
         docs = [
-            StoredDocument(id=d.id, text=d.text, timestamp=d.timestamp or now, metadata=d.metadata, topics=t)
-            for d, t in zip(req.documents, topics, strict=True)
+            StoredDocument(
+                id=d.id,
+                text=d.text,
+                timestamp=d.timestamp or now,
+                metadata=d.metadata,
+                topics=t,
+                taxonomy_version=tagged.version,
+                nearest=n,
+            )
+            for d, t, n in zip(req.documents, tagged.topics, tagged.nearest, strict=True)
         ]
         await self.state.upsert(docs, vectors, space)  # all or nothing, in the single writer
         self.metrics.ingested(len(docs))
@@ -112,6 +122,7 @@ class Gateway:
             ingested=len(docs),
             documents=[s.IngestedDocument(id=d.id, topics=d.topics) for d in docs],
             model=space.model,
+            taxonomy_version=tagged.version,
         )
 
     async def get_document(self, doc_id: str) -> s.DocumentOut:
@@ -147,10 +158,14 @@ class Gateway:
         filters = {"topic": req.topic, "since": req.since, "until": req.until}
         if req.mode != "vector":  # only then: the State of an older deployment takes no `mode`
             filters |= {"mode": req.mode, "text": req.query}
-        hits = await self.state.search(vector, space, req.k, **filters)
+        hits, retag = await asyncio.gather(
+            self.state.search(vector, space, req.k, **filters), self.state.retag_status()
+        )
         return s.SearchResponse(
             results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in hits],
             model=space.model,
+            taxonomy_version=retag["version"],
+            mixed=retag["in_progress"],
         )
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
@@ -187,7 +202,16 @@ class Gateway:
             raise InvalidInput("bin is too small for window + baseline (over 2000 bins)", field="bin")
         at = now or datetime.now(UTC)  # a request's `now` is already timezone-aware UTC (schemas.Timestamp)
         discovery = {"enabled": candidates, "unmatched_below": unmatched_below}
-        result = await self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery)
+        settings = get_settings()
+        drift = {"k": settings.drift_k, "history": settings.drift_history, "min_docs": settings.drift_min_docs}
+        result, retag = await asyncio.gather(
+            self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery, drift=drift),
+            self.state.retag_status(),
+        )
+        versions = result.get("taxonomy_versions") or {}
+        result["taxonomy_version"] = retag["version"]
+        current = retag["version"]
+        result["mixed"] = len(versions) > 1 or (current is not None and bool(versions) and current not in versions)
         if result.get("candidates"):
             names = await self.topics.name_clusters(
                 [{"keywords": c["keywords"], "examples": c["examples"]} for c in result["candidates"]]

@@ -9,7 +9,9 @@ import numpy as np
 from topicserve.clients import LocalClient
 from topicserve.embedding import Embedder
 from topicserve.gateway import Gateway
+from topicserve.retag import LocalState
 from topicserve.store import DocumentStore
+from topicserve.tagging import ModelTagger
 from topicserve.topics import TopicModel, TopicsConfig
 
 
@@ -30,4 +32,5 @@ def build_gateway(
         return await asyncio.to_thread(embedder.embed, texts)
 
     store = store or DocumentStore(storage_uri)
-    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(store))
+    tagger = ModelTagger(TopicModel(embed, topics))  # the model with the Topics deployment's tag/version
+    return Gateway(LocalClient(embedder), LocalClient(tagger), LocalClient(LocalState(store, tagger)))

@@ -92,3 +92,25 @@ class RetagWorker:
             return {"version": None, "done": 0, "total": 0, "in_progress": False}
         progress = await asyncio.to_thread(self.store.progress, self.version)
         return progress | {"in_progress": progress["done"] < progress["total"]}
+
+
+class LocalState:
+    """The in-process stand-in of the State deployment (topicserve/inprocess.py): the store's calls,
+    plus the re-tag status and ``retag_now`` (there is no background task without Serve)."""
+
+    def __init__(self, store, tagger: Tagger, *, batch_size: int = BATCH) -> None:
+        self.store = store
+        self.worker = RetagWorker(store, tagger, batch_size=batch_size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    async def retag_status(self) -> dict[str, Any]:
+        self.worker.version = await self.worker.tagger.version()
+        return await self.worker.status()
+
+    async def stats(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self.store.stats) | {"retag": await self.retag_status()}
+
+    async def retag_now(self) -> int:
+        return await self.worker.run()

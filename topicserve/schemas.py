@@ -223,6 +223,7 @@ class IngestResponse(BaseModel):
     ingested: int
     documents: list[IngestedDocument]
     model: str
+    taxonomy_version: str | None = Field(None, description="The taxonomy version the topics were computed with.")
 
 
 class DocumentOut(BaseModel):
@@ -231,6 +232,9 @@ class DocumentOut(BaseModel):
     timestamp: datetime
     metadata: dict[str, Any]
     topics: list[TopicScore]
+    taxonomy_version: str | None = Field(
+        None, description="The taxonomy version of `topics` (null: stored before versions were recorded)."
+    )
 
 
 # ---- document management (store issue 10): delete, list ---------------------------------------
@@ -303,9 +307,20 @@ class SearchResult(DocumentOut):
     score: float
 
 
+class RetagProgress(BaseModel):
+    """The background re-tag: ``done`` of ``total`` documents carry ``version`` (counted in the store)."""
+
+    version: str | None = None
+    done: int = 0
+    total: int = 0
+    in_progress: bool = False
+
+
 class SearchResponse(BaseModel):
     results: list[SearchResult]
     model: str
+    taxonomy_version: str | None = Field(None, description="The current taxonomy version (topic filters use it).")
+    mixed: bool = Field(False, description="True while stored documents are still being re-tagged to it.")
 
 
 # ---- topics ---------------------------------------------------------------------------------
@@ -383,6 +398,31 @@ class Trend(BaseModel):
     promote_as: Label | None = Field(None, description="Candidates: paste into the Topics user_config `promote:`.")
 
 
+class DriftFlag(BaseModel):
+    metric: Literal["tagged_share", "nearest_score"]
+    value: float
+    direction: Literal["down", "up"]
+    recent_range: list[float]
+
+
+class DriftBin(BaseModel):
+    start: datetime
+    documents: int
+    tagged_share: float | None = Field(None, description="Share of the bin's documents with at least one topic.")
+    nearest_score: float | None = Field(None, description="Mean score of each document's nearest label.")
+    flags: list[DriftFlag] = Field(default_factory=list)
+
+
+class Drift(BaseModel):
+    """Does the taxonomy still cover what arrives? (topicserve/drift.py)"""
+
+    method: str
+    params: dict[str, float | int]
+    bins: list[DriftBin]
+    alerts: list[DriftBin] = Field(default_factory=list, description="The bins with a flag.")
+    hint: str | None = Field(None, description="What to do when coverage drops: discovery, then promote.")
+
+
 class TrendsResponse(BaseModel):
     trending: list[Trend]
     topics: list[Trend]
@@ -394,6 +434,12 @@ class TrendsResponse(BaseModel):
     min_count: int = 2
     now: datetime
     method: str
+    taxonomy_version: str | None = Field(None, description="The current taxonomy version.")
+    taxonomy_versions: dict[str, int] = Field(
+        default_factory=dict, description="Documents of the time range per taxonomy version ('unknown': unrecorded)."
+    )
+    mixed: bool = Field(False, description="True when the range holds documents of more than one version.")
+    drift: Drift | None = None
 
 
 # ---- evaluate -------------------------------------------------------------------------------

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     embed_watchdog_s: float = Field(
         300.0, gt=0, description="An embedding batch running longer than this fails the Embedder's health check."
     )
+    # -- re-tag and drift (docs/quality.md "State that follows the taxonomy") --
+    retag_batch_size: int = Field(256, ge=1, le=10_000, description="Documents re-tagged per commit.")
+    retag_idle_s: float = Field(2.0, gt=0, description="How often the State checks the taxonomy version when idle.")
+    drift_k: float = Field(3.0, gt=0, description="/trends drift: spreads from the recent mean that flag a bin.")
+    drift_history: int = Field(6, ge=2, description="/trends drift: previous bins that make the recent range.")
+    drift_min_docs: int = Field(10, ge=1, description="/trends drift: bins with fewer documents are not judged.")
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -64,13 +64,21 @@ async def tag(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> T
 
 
 class ModelTagger:
-    """The re-tag worker's view of a local TopicModel (the Topics deployment serves the same calls)."""
+    """A local TopicModel with the Topics deployment's extra calls (``tag``, ``version``): what the
+    re-tag worker and the in-process gateway talk to. Everything else is the model's own."""
 
     def __init__(self, model: TopicModel) -> None:
         self.model = model
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
 
     async def version(self) -> str:
         return model_version(self.model)
 
     async def tag(self, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
         return await tag(self.model, texts, vectors)
+
+    def info(self, override=None) -> dict:
+        info = self.model.info(override)
+        return info if override is not None else info | {"version": model_version(self.model)}
