@@ -15,9 +15,9 @@ import numpy as np
 from pydantic import BaseModel
 
 from topicserve.settings import get_settings
-from topicserve.taxonomy_version import taxonomy_version
-from topicserve.topic_rules import confidences, select
-from topicserve.topics import TopicModel, TopicScore, reference_sentences
+from topicserve.topics import TopicModel, TopicScore, ZeroShotScorer, reference_sentences
+from topicserve.topics.rules import confidences, select
+from topicserve.topics.version import taxonomy_version
 
 
 class Tagged(BaseModel):
@@ -45,7 +45,8 @@ async def nearest_labels(model: TopicModel, vectors: np.ndarray) -> list[TopicSc
     labels = model.taxonomy.topics
     if len(vectors) == 0 or not labels:
         return []
-    scores, z = await model.scorer.score_and_z(np.asarray(vectors, np.float32), labels)
+    scorer = ZeroShotScorer(model.label_vectors, model.config.calibration, model.config.pooling)  # cached vectors
+    scores, z = await scorer.score_and_z(np.asarray(vectors, np.float32), labels)
     conf = confidences(z, model.config.temperature, model.config.none_score)
     best = np.argmax(scores, axis=1)[:, None]
     rows = select([label.label for label in labels], scores, conf, best.tolist())  # rounded as topics are

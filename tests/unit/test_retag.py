@@ -19,8 +19,8 @@ from topicserve.store import DocumentStore, StoredDocument
 from topicserve.store.documents import ADDED_COLUMNS, table_schema
 from topicserve.tagging import ModelTagger, model_version, tag
 from topicserve.taxonomy import Label
-from topicserve.taxonomy_version import taxonomy_version
 from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics.version import taxonomy_version
 
 LABELS = [
     Label(label="beekeeping", description="Bees, beekeepers, hives and honey."),
