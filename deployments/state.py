@@ -87,8 +87,9 @@ class State:
         stats = await asyncio.to_thread(self.store.stats)
         return stats | {"retag": await self.retag_status()}
 
-    async def retag_status(self):
-        """{version, done, total, in_progress} of the background re-tag (counted in the table)."""
+    async def retag_status(self, count: bool = True):
+        """{version, done, total, in_progress} of the background re-tag (counted in the table);
+        ``count=False``: {version, in_progress} from memory (search and trends ask on every call)."""
         if self.retag is None:
             return {"version": None, "done": 0, "total": 0, "in_progress": False}
-        return await self.retag.status()
+        return await self.retag.status(count)

@@ -156,7 +156,7 @@ class Gateway:
         if req.mode != "vector":  # only then: the State of an older deployment takes no `mode`
             filters |= {"mode": req.mode, "text": req.query}
         hits, retag = await asyncio.gather(
-            self.state.search(vector, space, req.k, **filters), self.state.retag_status()
+            self.state.search(vector, space, req.k, **filters), self.state.retag_status(count=False)
         )
         return s.SearchResponse(
             results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in hits],
@@ -203,7 +203,7 @@ class Gateway:
         drift = {"k": settings.drift_k, "history": settings.drift_history, "min_docs": settings.drift_min_docs}
         result, retag = await asyncio.gather(
             self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery, drift=drift),
-            self.state.retag_status(),
+            self.state.retag_status(count=False),
         )
         versions = result.get("taxonomy_versions") or {}
         result["taxonomy_version"] = retag["version"]

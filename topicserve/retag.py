@@ -47,12 +47,14 @@ class RetagWorker:
     def __init__(self, store, tagger: Tagger, *, batch_size: int = BATCH, write: Write = _in_thread) -> None:
         self.store, self.tagger, self.batch_size, self.write = store, tagger, batch_size, write
         self.version: str | None = None  # the last version the tagger reported
+        self.stale = False  # whether the last step found stale rows (cheap status, no count)
         self.batches = 0  # batches written by this worker (for tests and logs)
 
     async def step(self) -> int:
         """Re-tag one batch; the number of rows rewritten (0: nothing stale, or all rewritten meanwhile)."""
         self.version = version = await self.tagger.version()
         batch = await asyncio.to_thread(self.store.stale, version, self.batch_size)
+        self.stale = bool(len(batch))
         if not len(batch):
             return 0
         tagged = await self.tagger.tag(batch.texts, batch.vectors)
@@ -86,10 +88,13 @@ class RetagWorker:
             if not updated:
                 await asyncio.sleep(idle_s)
 
-    async def status(self) -> dict[str, Any]:
-        """{version, done, total, in_progress}: counted in the table for the last known version."""
+    async def status(self, count: bool = True) -> dict[str, Any]:
+        """{version, done, total, in_progress}: counted in the table for the last known version;
+        ``count=False``: {version, in_progress} from the last step only (no scan: for every search)."""
         if self.version is None:
             return {"version": None, "done": 0, "total": 0, "in_progress": False}
+        if not count:
+            return {"version": self.version, "in_progress": self.stale}
         progress = await asyncio.to_thread(self.store.progress, self.version)
         return progress | {"in_progress": progress["done"] < progress["total"]}
 
@@ -105,9 +110,9 @@ class LocalState:
     def __getattr__(self, name: str):
         return getattr(self.store, name)
 
-    async def retag_status(self) -> dict[str, Any]:
+    async def retag_status(self, count: bool = True) -> dict[str, Any]:
         self.worker.version = await self.worker.tagger.version()
-        return await self.worker.status()
+        return await self.worker.status()  # in-process stores are small: always counted
 
     async def stats(self) -> dict[str, Any]:
         return await asyncio.to_thread(self.store.stats) | {"retag": await self.retag_status()}

@@ -113,6 +113,7 @@ def test_retag_resumes_after_a_crash_and_matches_a_fresh_tagging(tmp_path):
     first = RetagWorker(store, ModelTagger(new), batch_size=8)
     assert run(first.run(max_batches=2)) == 16  # then the process "dies"
     assert store.progress(target)["done"] == 16
+    assert run(first.status(count=False)) == {"version": target, "in_progress": True}  # no count: last step
     store.close()
 
     reopened = DocumentStore(str(tmp_path), background=False)  # a restart: a new store, a new model
@@ -120,6 +121,7 @@ def test_retag_resumes_after_a_crash_and_matches_a_fresh_tagging(tmp_path):
     assert run(second.status())["version"] is None  # nothing in memory: progress comes from the table
     assert run(second.run()) == 14 and second.batches == 2  # only what was left: 8 + 6
     assert run(second.status()) == {"version": target, "done": 30, "total": 30, "in_progress": False}
+    assert run(second.status(count=False)) == {"version": target, "in_progress": False}
     fresh = run(tag(TopicModel(embed, NEW), texts, embed_sync(texts)))
     docs = {d.id: d for d in reopened.documents()}
     for i, (topics, near) in enumerate(zip(fresh.topics, fresh.nearest, strict=True)):
