@@ -68,6 +68,25 @@ def _judge(values: np.ndarray, errors: np.ndarray, judged: np.ndarray, i: int, p
     return mean, band, abs(values[i] - mean) > band
 
 
+def _flags(series, i: int, p: DriftParams) -> list[dict[str, Any]]:
+    """The metrics of bin ``i`` outside their recent range, with the range and the direction."""
+    flags = []
+    for name, values, err, judged, floor in series:
+        verdict = _judge(values, err, judged, i, p, floor)
+        if verdict and verdict[2]:
+            low, high = verdict[0] - verdict[1], verdict[0] + verdict[1]
+            direction = "down" if values[i] < low else "up"
+            flags.append(
+                {
+                    "metric": name,
+                    "value": _round(values[i]),
+                    "direction": direction,
+                    "recent_range": [_round(low), _round(high)],
+                }
+            )
+    return flags
+
+
 def drift_report(
     times_us: np.ndarray,
     tagged: np.ndarray,
@@ -89,29 +108,15 @@ def drift_report(
     laplace = (tags + 1) / (docs + 2)  # the share's sampling error, never 0 at a share of 0 or 1
     share_err = np.sqrt(laplace * (1 - laplace) / np.maximum(docs, 1))
     score_err = np.sqrt(np.maximum(var, 0) / np.maximum(scored, 1))
-    bins, alerts = [], []
+    series = (
+        ("tagged_share", share, share_err, docs >= p.min_docs, p.share_floor),
+        ("nearest_score", mean, score_err, scored >= p.min_docs, p.score_floor),
+    )
+    bins: list[dict[str, Any]] = []
     for i in range(n_bins):
         row = {"start": origin + i * bin, "documents": int(docs[i]), "tagged_share": _round(share[i])}
-        row["nearest_score"] = _round(mean[i])
-        row["flags"] = []
-        for name, values, err, judged, floor in (
-            ("tagged_share", share, share_err, docs >= p.min_docs, p.share_floor),
-            ("nearest_score", mean, score_err, scored >= p.min_docs, p.score_floor),
-        ):
-            verdict = _judge(values, err, judged, i, p, floor)
-            if verdict and verdict[2]:
-                low, high = verdict[0] - verdict[1], verdict[0] + verdict[1]
-                row["flags"].append(
-                    {
-                        "metric": name,
-                        "value": _round(values[i]),
-                        "direction": "down" if values[i] < low else "up",
-                        "recent_range": [_round(low), _round(high)],
-                    }
-                )
-        bins.append(row)
-        if row["flags"]:
-            alerts.append(row)
+        bins.append(row | {"nearest_score": _round(mean[i]), "flags": _flags(series, i, p)})
+    alerts = [row for row in bins if row["flags"]]
     down = any(f["direction"] == "down" for a in alerts for f in a["flags"])
     return {"method": METHOD, "params": p.model_dump(), "bins": bins, "alerts": alerts, "hint": HINT if down else None}
 
