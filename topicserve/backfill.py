@@ -142,7 +142,7 @@ def commit(batch: dict[str, np.ndarray], topics, state, space) -> int:
     batch = _unique_last(batch)
     texts = [str(t) for t in batch["text"]]
     vectors = np.asarray(np.stack(list(batch["vector"])), dtype=np.float32)
-    assigned = topics.assign.remote(texts, vectors).result()
+    tagged = topics.tag.remote(texts, vectors).result()  # topics, nearest labels, taxonomy version
     now = datetime.now(UTC)
     docs = [
         StoredDocument(
@@ -151,9 +151,11 @@ def commit(batch: dict[str, np.ndarray], topics, state, space) -> int:
             timestamp=datetime.fromisoformat(str(ts)) if ts else now,
             metadata=json.loads(str(meta)),
             topics=tags,
+            taxonomy_version=tagged.version,
+            nearest=near,
         )
-        for doc_id, text, ts, meta, tags in zip(
-            batch["id"], texts, batch["timestamp"], batch["metadata"], assigned, strict=True
+        for doc_id, text, ts, meta, tags, near in zip(
+            batch["id"], texts, batch["timestamp"], batch["metadata"], tagged.topics, tagged.nearest, strict=True
         )
     ]
     state.upsert.remote(docs, vectors, space).result()
