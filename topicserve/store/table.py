@@ -177,7 +177,7 @@ class DocumentStore:
         from topicserve.store.versions import StaleBatch, read_stale
 
         if self._table is None:
-            return StaleBatch([], [], np.zeros((0, 0), np.float32), [])
+            return StaleBatch([], [], np.zeros((0, 0), np.float32))
         return self._read(read_stale, self, version, limit)
 
     def progress(self, version: str) -> dict[str, Any]:

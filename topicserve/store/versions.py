@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from topicserve.store.documents import ADDED_COLUMNS, TOPIC, _topic
+from topicserve.store.documents import ADDED_COLUMNS, _topic
 from topicserve.store.query import quote
 
 if TYPE_CHECKING:
@@ -28,16 +28,7 @@ if TYPE_CHECKING:
 VERSION_RE = re.compile(r"^[A-Za-z0-9._+:-]{1,80}$")
 # Rewritten unless the row is as the worker read it (the same last content write, or both unknown).
 UNCHANGED = "(target.updated_at = source.updated_at OR (target.updated_at IS NULL AND source.updated_at IS NULL))"
-RETAG_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("topics", pa.list_(TOPIC)),
-        pa.field("topic_labels", pa.list_(pa.string())),
-        pa.field("taxonomy_version", pa.string()),
-        pa.field("nearest", TOPIC),
-        pa.field("updated_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+RETAGGED = ("topics", "topic_labels", "taxonomy_version", "nearest")
 
 
 def check_version(version: str) -> str:
@@ -63,12 +54,13 @@ def upgrade(table, space: EmbeddingSpace) -> list[str]:
 
 @dataclass
 class StaleBatch:
-    """Rows whose topics were computed with another taxonomy version, as the worker read them."""
+    """Rows whose topics were computed with another taxonomy version, as the worker read them
+    (``rows``: every column, written back whole with new topics; None for an empty batch)."""
 
     ids: list[str]
     texts: list[str]
     vectors: np.ndarray
-    updated_at: list[Any]
+    rows: pa.Table | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -76,15 +68,16 @@ class StaleBatch:
 
 def read_stale(store: DocumentStore, version: str, limit: int) -> StaleBatch:
     table = store.table
-    columns = ["id", "text", "vector", "updated_at"]
-    rows = table.search().where(stale_predicate(version)).select(columns).limit(limit).to_arrow()
+    schema = table.schema
+    rows = table.search().where(stale_predicate(version)).select(schema.names).limit(limit).to_arrow()
+    rows = rows.select(schema.names).cast(schema)
     dim = store.space.dim if store.space else 0
     vectors = rows.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     return StaleBatch(
         ids=rows.column("id").to_pylist(),
         texts=rows.column("text").to_pylist(),
         vectors=np.asarray(vectors, np.float32).reshape(len(rows), dim),
-        updated_at=rows.column("updated_at").to_pylist(),
+        rows=rows,
     )
 
 
@@ -95,18 +88,24 @@ def write_retagged(
     nearest: Sequence[TopicScore | None],
     version: str,
 ) -> int:
-    """New topics for the rows of ``batch`` that nobody rewrote since it was read; how many."""
-    data = pa.table(
-        {
-            "id": batch.ids,
-            "topics": [[_topic(t) for t in row] for row in topics],
-            "topic_labels": [sorted({t.label.lower() for t in row}) for row in topics],
-            "taxonomy_version": [check_version(version)] * len(batch),
-            "nearest": [_topic(n) for n in nearest],
-            "updated_at": batch.updated_at,
-        },
-        schema=RETAG_SCHEMA,
-    )
+    """New topics for the rows of ``batch`` that nobody rewrote since it was read; how many.
+
+    Whole rows are written back (the read columns as they were, the topic columns new): a merge of
+    only the changed columns panicked in Lance 0.40 once the table had been optimized."""
+    assert batch.rows is not None
+    new = {
+        "topics": [[_topic(t) for t in row] for row in topics],
+        "topic_labels": [sorted({t.label.lower() for t in row}) for row in topics],
+        "taxonomy_version": [check_version(version)] * len(batch),
+        "nearest": [_topic(n) for n in nearest],
+    }
+    data = batch.rows
+    for name in RETAGGED:
+        data = data.set_column(
+            data.schema.get_field_index(name),
+            data.schema.field(name),
+            pa.array(new[name], data.schema.field(name).type),
+        )
     merge = store.table.merge_insert("id").when_matched_update_all(where=UNCHANGED)  # no insert: deleted stays deleted
     result = merge.execute(data)
     return int(getattr(result, "num_updated_rows", 0) or 0)
