@@ -1,38 +1,11 @@
-"""Shared helpers of the topic-quality tests: one real embedder per session, a loopback chat server."""
+"""A loopback OpenAI-compatible chat server for the LLM backend tests."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import numpy as np
-
-
-@cache
-def embedder():
-    from topicserve.embedding import Embedder
-    from topicserve.settings import DEFAULT_MODEL
-
-    return Embedder(DEFAULT_MODEL, "cpu")
-
-
-_VECTORS: dict[str, np.ndarray] = {}
-
-
-def embed_sync(texts: list[str]) -> np.ndarray:
-    """The real model's vectors, memoised per text across tests (labels are embedded again and again)."""
-    missing = [t for t in dict.fromkeys(texts) if t not in _VECTORS]
-    if missing:
-        _VECTORS.update(zip(missing, embedder().embed(missing), strict=True))
-    return np.stack([_VECTORS[t] for t in texts]) if texts else np.zeros((0, embedder().dim), dtype=np.float32)
-
-
-async def embed(texts: list[str]) -> np.ndarray:
-    return await asyncio.to_thread(embed_sync, list(texts))
 
 
 def chat_reply(content: str) -> dict:

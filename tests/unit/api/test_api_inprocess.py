@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.app import serve
 from topicserve.api import build_app
 from topicserve.errors import ModelMismatch
 from topicserve.inprocess import build_gateway
@@ -16,9 +17,7 @@ from topicserve.store import DocumentStore
 
 @pytest.fixture
 def client(embedder, tmp_path):
-    gateway = build_gateway(str(tmp_path), embedder=embedder)
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway)) as c:
+    with serve(tmp_path, embedder) as (_, c):
         yield c
 
 

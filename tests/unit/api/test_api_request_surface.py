@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.app import started_gateway
 from topicserve.api import build_app
-from topicserve.inprocess import build_gateway
 from topicserve.settings import Settings
 from topicserve.topics import LabelVectors, TopicModel, TopicsConfig, TopicsOverride
 
@@ -20,8 +20,7 @@ KEY = "unit-test-key-0451"
 @pytest.fixture(scope="module")
 def gateway(embedder, tmp_path_factory):
     storage = tmp_path_factory.mktemp("surface-store")
-    gw = build_gateway(str(storage), embedder=embedder)
-    asyncio.run(gw.startup())
+    gw = started_gateway(storage, embedder)
     gw.storage = str(storage)
     return gw
 

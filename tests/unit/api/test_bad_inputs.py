@@ -6,14 +6,10 @@ one error shape, name its field, leak nothing and leave the document count uncha
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.bad_inputs import API_KEY, BODY_LIMIT, CASES, check_response
-from topicserve.api import build_app
-from topicserve.inprocess import build_gateway
+from tests.support.app import serve
 from topicserve.settings import Settings
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -23,10 +19,8 @@ SEED = [{"id": "seed-1", "text": "Restorers cleaned the fresco.", "timestamp": "
 @pytest.fixture(scope="module")
 def app(embedder, tmp_path_factory):
     storage = tmp_path_factory.mktemp("bad-inputs-store")
-    gateway = build_gateway(str(storage), embedder=embedder)
-    asyncio.run(gateway.startup())
     settings = Settings(api_key=API_KEY, max_body_bytes=BODY_LIMIT)
-    with TestClient(build_app(gateway, settings), raise_server_exceptions=False) as client:
+    with serve(storage, embedder, settings, raise_server_exceptions=False) as (_, client):
         assert client.post("/documents", json={"documents": SEED}, headers=AUTH).status_code == 200
         yield client, str(storage)
 

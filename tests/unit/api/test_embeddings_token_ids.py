@@ -5,20 +5,14 @@ must decode to the exact text, embed to the same vectors as the text, and be che
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import shutil
-
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
+from tests.support.app import serve
+from tests.support.tokens import shipped_tiktoken_table
 from topicserve import token_ids
-from topicserve.api import build_app
-from topicserve.inprocess import build_gateway
 from topicserve.settings import Settings
 
-TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 TEXTS = [
     "A marble bust of the cardinal, carved in Rome.",
     "Café au lait — naïve 日本語 🎨 and\ttabs\nnewlines.",
@@ -30,18 +24,14 @@ TEXTS = [
 def encoding(tmp_path_factory):
     """tiktoken's real cl100k_base, read from the shipped table through tiktoken's own cache."""
     tiktoken = pytest.importorskip("tiktoken")
-    cache = tmp_path_factory.mktemp("tiktoken-cache")
-    shutil.copy(token_ids.TABLE, cache / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    with shipped_tiktoken_table(tmp_path_factory.mktemp("tiktoken-cache")):
         yield tiktoken.get_encoding("cl100k_base")
 
 
 @pytest.fixture(scope="module")
 def client(embedder, tmp_path_factory):
-    gateway = build_gateway(str(tmp_path_factory.mktemp("token-ids-store")), embedder=embedder)
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway, Settings()), raise_server_exceptions=False) as c:
+    storage = tmp_path_factory.mktemp("token-ids-store")
+    with serve(storage, embedder, Settings(), raise_server_exceptions=False) as (_, c):
         yield c
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.unit._quality_support import embedder
+from tests.support.models import embedder
 
 HEAD = "The sculptor carved a marble statue of a saint for the cathedral, working the stone for months. " * 30
 TAIL = "The photographer developed black and white film negatives in a darkroom and printed photographs. " * 12

@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 
-from tests.unit._quality_support import embed, embedder
+from tests.support.app import serve
+from tests.support.models import embed, embedder
 from topicserve.errors import InvalidInput
 from topicserve.evaluation import EvalItem, best_match, load_items, run_evaluation, score_items
 from topicserve.settings import default_taxonomy_path
@@ -114,11 +114,6 @@ def test_cli_compares_two_configs_and_writes_reports(tmp_path, capsys, monkeypat
 
 
 def test_evaluate_endpoint(tmp_path):
-    from topicserve.api import build_app
-    from topicserve.inprocess import build_gateway
-
-    gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
-    asyncio.run(gateway.startup())
     items = [
         {
             "text": "Conservators cleaned the bronze bust and removed old wax.",
@@ -127,7 +122,7 @@ def test_evaluate_endpoint(tmp_path):
         {"text": "The museum raised its ticket prices for next year.", "label": "museum operations"},
     ]
     against = {"labels": [{"label": "painting"}, {"label": "museum operations"}], "min_confidence": 0.0}
-    with TestClient(build_app(gateway)) as http:
+    with serve(tmp_path / "store", embedder()) as (_, http):
         body = http.post("/evaluate", json={"items": items, "against": against}).json()
         assert {"items", "mean_best_match_cosine", "mean_f1", "metrics", "table", "against"} <= set(body)
         assert body["items"][1]["model_topics"][0]["label"] == "museum operations"

@@ -20,10 +20,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
+from tests.support import ROOT
+from tests.support.k8s import rayservice
 from topicserve.cli import main
-from topicserve.k8s import kustomize, schema
+from topicserve.k8s import schema
 
-ROOT = Path(__file__).resolve().parents[2]
 NS = "team-a"
 TOKEN = "loopback-bearer"  # the kubeconfig's credential for the fake server; not a secret
 
@@ -75,7 +76,7 @@ class FakeKube:
         self.statuses = list(statuses)
 
     def rayservice_body(self) -> dict:
-        (obj,) = [o for o in kustomize.render(ROOT / "k8s/overlays/dev") if o["kind"] == "RayService"]
+        obj = rayservice("dev")
         return obj
 
     def patches(self) -> list[dict]:

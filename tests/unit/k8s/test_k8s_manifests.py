@@ -7,29 +7,20 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes.client import ApiClient
 
+from tests.support import ROOT
+from tests.support.k8s import rayservice, render
 from topicserve.k8s import kustomize, schema
 from topicserve.k8s.sync import K8S_RESOURCES, cpu_serve_config, k8s_serve_config, k8s_serve_text, ray_version, sync
 
-ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ["dev", "prod"]
 SERVE_TEXT = (ROOT / "serve_config.yaml").read_text()
 SERVE = yaml.safe_load(SERVE_TEXT)
 WORKFLOW = ROOT / ".github" / "workflows" / "kind-e2e.yml"
-
-
-def render(overlay: str) -> list[dict]:
-    return kustomize.render(ROOT / "k8s" / "overlays" / overlay)
-
-
-def rayservice(overlay: str) -> dict:
-    (obj,) = [o for o in render(overlay) if o["kind"] == "RayService"]
-    return obj
 
 
 def groups(obj: dict) -> list[tuple[str, dict]]:

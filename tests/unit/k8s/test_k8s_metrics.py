@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import yaml
 
-from topicserve.k8s import kustomize
+from tests.support import ROOT
+from tests.support.k8s import rayservice
 
-ROOT = Path(__file__).resolve().parents[2]
 METRICS_CODE = (ROOT / "deployments" / "metrics.py").read_text()
-
-
-def rayservice(overlay: str) -> dict:
-    (obj,) = [o for o in kustomize.render(ROOT / "k8s" / "overlays" / overlay) if o["kind"] == "RayService"]
-    return obj
 
 
 def test_prod_scrapes_every_ray_pod_on_its_metrics_export_port():

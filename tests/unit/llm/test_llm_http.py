@@ -6,12 +6,14 @@ import asyncio
 import secrets
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.unit._quality_support import ChatServer, embed
+from tests.support.app import serve
+from tests.support.chat import ChatServer
+from tests.support.models import assign as assign_texts
+from tests.support.models import embedder
 from topicserve.llm.base import LLMConfig, LLMError
 from topicserve.llm.openai_http import ChatCompletionsClient
-from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics import TopicsConfig
 
 TEXT = "The duke commissioned a large oil portrait of his wife for the palace."
 
@@ -28,11 +30,7 @@ def llm_config(server, **kw) -> TopicsConfig:
 
 
 def assign(config: TopicsConfig, texts=(TEXT,)):
-    async def run():
-        model = TopicModel(embed, config)
-        return await model.assign_detailed(list(texts), await embed(list(texts)))
-
-    return asyncio.run(run())
+    return assign_texts(config, texts)
 
 
 def test_labels_are_snapped_to_the_taxonomy_and_off_domain_ones_become_candidates(server):
@@ -124,14 +122,8 @@ def test_api_key_comes_from_the_environment_and_never_shows(server, monkeypatch)
 
 
 def test_topics_endpoint_reports_prompt_and_never_500s_when_the_llm_fails(server, tmp_path):
-    from tests.unit._quality_support import embedder
-    from topicserve.api import build_app
-    from topicserve.inprocess import build_gateway
-
     server.script = [("status", 500)]
-    gateway = build_gateway(str(tmp_path / "store"), embedder=embedder(), topics=llm_config(server, retries=0))
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway)) as http:
+    with serve(tmp_path / "store", embedder(), topics=llm_config(server, retries=0)) as (_, http):
         resp = http.post("/topics", json={"texts": [TEXT]})
         assert resp.status_code == 200, resp.text
         body = resp.json()

@@ -15,7 +15,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from tests.unit._quality_support import embed
+from tests.support.models import embed
 from topicserve.llm.base import LLMConfig
 from topicserve.llm.local_hf import TransformersChatModel
 from topicserve.topics import TopicModel, TopicsConfig

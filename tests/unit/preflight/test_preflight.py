@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import ROOT
 from topicserve.testing.archive_server import ArchiveServer, write_netrc
 from topicserve.testing.repos import fixture_repo
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 

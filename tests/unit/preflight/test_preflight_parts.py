@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from topicserve.preflight.deps import Environment, compare, parse_pins
 from topicserve.preflight.fetch import credentials_for, download, unpack
 from topicserve.preflight.gpu import check_gpus, gpu_needs, k8s_groups
 from topicserve.redact import redact
 from topicserve.testing.archive_server import ArchiveServer, write_netrc
 from topicserve.testing.repos import git
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_zip(path: Path, names: list[str]) -> Path:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support import ROOT
 from topicserve.k8s.sync import k8s_serve_config
 from topicserve.preflight.gpu import k8s_groups, start_param_resources
 from topicserve.preflight.resources import check_resources, resource_needs, unmet
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVE = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
 
 

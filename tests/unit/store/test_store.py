@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
+from tests.support.store import SPACE, T0, doc, unit
 from topicserve.errors import InvalidInput, ModelMismatch, NotFound
 from topicserve.space import EmbeddingSpace
-from topicserve.store import DocumentStore, LegacyStoreError, StoredDocument
-from topicserve.topics import TopicScore
-
-SPACE = EmbeddingSpace(model="m", dim=4)
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def doc(i: int, topic: str = "painting", days: int = 0, **meta) -> StoredDocument:
-    return StoredDocument(
-        id=f"d{i}",
-        text=f"text {i}",
-        timestamp=T0 + timedelta(days=days),
-        metadata=meta,
-        topics=[TopicScore(label=topic, score=0.5)],
-    )
-
-
-def unit(*rows) -> np.ndarray:
-    m = np.array(rows, dtype=np.float32)
-    return m / np.linalg.norm(m, axis=1, keepdims=True)
+from topicserve.store import DocumentStore, LegacyStoreError
 
 
 def open_store(path) -> DocumentStore:

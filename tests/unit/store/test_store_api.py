@@ -3,18 +3,14 @@ store, the 503 of a failed write, and `python -m topicserve store migrate`."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import subprocess
-from contextlib import contextmanager
 
 import pytest
-from fastapi.testclient import TestClient
 
-from topicserve.api import build_app
+from tests.support.app import serve
 from topicserve.cli import main
-from topicserve.inprocess import build_gateway
 from topicserve.store import DocumentStore
 
 DOCS = [
@@ -28,17 +24,9 @@ DOCS = [
 ]
 
 
-@contextmanager
-def serve(embedder, path):
-    gateway = build_gateway(str(path), embedder=embedder)
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway)) as client:
-        yield client
-
-
 @pytest.fixture
 def client(embedder, tmp_path):
-    with serve(embedder, tmp_path) as c:
+    with serve(tmp_path, embedder) as (_, c):
         yield c
 
 
@@ -58,7 +46,7 @@ def test_delete_by_id_by_ids_and_by_filter_are_durable(client, embedder, tmp_pat
     assert resp.status_code == 404 and resp.json()["error"]["field"] == "id"
     assert client.post("/documents/delete", json={"ids": ["b", "zz"]}).json() == {"deleted": 1}
     assert client.post("/documents/delete", json={"since": "2026-01-03T00:00:00Z"}).json() == {"deleted": 1}
-    with serve(embedder, tmp_path) as again:  # a restart
+    with serve(tmp_path, embedder) as (_, again):  # a restart
         assert again.get("/documents").json()["documents"] == []
         assert again.get("/documents/b").status_code == 404
 
@@ -124,6 +112,6 @@ def test_migrate_copies_an_old_store_and_the_service_opens_it(embedder, tmp_path
         DocumentStore(str(old))
     assert main(["store", "migrate", "--from", str(old), "--to", str(tmp_path / "new")]) == 0
     assert "migrated 3 documents" in capsys.readouterr().out
-    with serve(embedder, tmp_path / "new") as client:
+    with serve(tmp_path / "new", embedder) as (_, client):
         hits = client.post("/search", json={"query": "building design", "k": 1}).json()["results"]
         assert hits[0]["id"] == "b" and client.get("/readyz").json()["state"]["documents"] == 3

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from tests.unit.test_store import SPACE, doc, unit
+from tests.support.store import SPACE, doc, snapshot, unit
 from topicserve.errors import StoreUnavailable
 from topicserve.store import DocumentStore
 
@@ -29,10 +29,6 @@ def tmpfs(path, size: str):
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def snapshot(store: DocumentStore):
-    return store.table.version, sorted((d.id, d.text) for d in store.documents())
 
 
 def big_batch(n: int, chars: int):

@@ -20,13 +20,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.unit.test_store import SPACE, doc, unit
+from tests.support import ROOT
+from tests.support.store import SPACE, doc, snapshot, unit
 from topicserve.errors import ModelMismatch, StoreUnavailable
 from topicserve.settings import Settings
 from topicserve.space import EmbeddingSpace
 from topicserve.store import DocumentStore
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def moto_server_path() -> Path:
@@ -164,10 +163,6 @@ def s3(proxy, monkeypatch):
 def open_s3(s3) -> DocumentStore:
     uri, settings = s3
     return DocumentStore(uri, settings=settings, background=False)
-
-
-def snapshot(store: DocumentStore):
-    return store.table.version, sorted((d.id, d.text) for d in store.documents())
 
 
 def test_round_trip_reopen_and_space_guard_on_s3(s3):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from tests.unit.test_store import T0
+from tests.support.store import T0
 from topicserve.settings import Settings
 from topicserve.space import EmbeddingSpace
 from topicserve.store import DocumentStore, StoredDocument

@@ -3,14 +3,12 @@ responses that say which rule kept the topics. Real model, in-process API."""
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.unit._quality_support import embed, embedder
-from topicserve.topics import TopicModel, TopicsConfig
+from tests.support.app import serve
+from tests.support.models import assign, embedder
+from topicserve.topics import TopicsConfig
 from topicserve.topics.rules import confidences, keep
 
 ON_TOPIC = [
@@ -22,14 +20,6 @@ OFF_TOPIC = [
     "My flight to Denver was delayed by snow, so I missed the connection and slept at the airport.",
     "The striker scored twice in the second half and his team won the cup final.",
 ]
-
-
-def assign(config: TopicsConfig, texts: list[str]):
-    async def run():
-        model = TopicModel(embed, config)
-        return await model.assign_detailed(texts, await embed(texts))
-
-    return asyncio.run(run())
 
 
 def test_confidences_are_a_softmax_with_a_none_option():
@@ -66,12 +56,7 @@ def test_off_topic_texts_get_nothing_with_any_label_set():
 
 
 def test_topics_endpoint_reports_rule_and_confidence(tmp_path):
-    from topicserve.api import build_app
-    from topicserve.inprocess import build_gateway
-
-    gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway)) as http:
+    with serve(tmp_path / "store", embedder()) as (_, http):
         body = http.post("/topics", json={"texts": [ON_TOPIC[0], OFF_TOPIC[0]]}).json()
         assert body["rule"].startswith("confidence(") and body["calibration"] == "zscore"
         top = body["results"][0]["topics"][0]
