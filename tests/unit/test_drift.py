@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit._quality_support import embed, embed_sync
+from tests.support.models import embed, embed_sync
 from topicserve.drift import HINT, DriftParams, drift_report
 from topicserve.store import StoredDocument
 from topicserve.tagging import tag

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.unit._quality_support import embed, embed_sync
+from tests.support.models import embed, embed_sync
 from topicserve.retag import RetagWorker
 from topicserve.space import EmbeddingSpace
 from topicserve.store import DocumentStore, StoredDocument

@@ -8,9 +8,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.unit._quality_support import embedder
+from tests.support.app import serve
+from tests.support.models import embedder
 from topicserve.taxonomy import Label
 from topicserve.topics import TopicsConfig
 
@@ -29,12 +29,7 @@ BEEKEEPING = Label(label="beekeeping", description="Bees, beekeepers, hives and 
 
 @pytest.fixture
 def service(tmp_path):
-    from topicserve.api import build_app
-    from topicserve.inprocess import build_gateway
-
-    gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway)) as http:
+    with serve(tmp_path / "store", embedder()) as (gateway, http):
         yield gateway, http
 
 
