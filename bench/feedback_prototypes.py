@@ -4,8 +4,8 @@
 
 Dev rows 0-1999 of ag_news_test.jsonl only (the test rows stay unread). Caller labels: the one-line
 descriptions of bench/ag_news_taxonomy.yaml. Feedback is simulated: N documents of each class are
-"confirmed" with their gold label; their vectors become extra prototypes of that label
-(topicserve/feedback.py); top-1 accuracy, share tagged and precision (default rule) are measured
+"confirmed" with their gold label; their centroid is blended into that label's mean vector
+(topicserve/feedback.py, `with_examples`); top-1 accuracy, share tagged and precision (default rule) are measured
 on the dev rows that were not confirmed. ``rejected`` variants: for the confirmed documents whose
 top-1 topic was wrong, that topic is also "rejected" and the rejected vectors are used as negative
 prototypes (score minus ``w`` times the pooled similarity to them).

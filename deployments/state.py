@@ -16,6 +16,7 @@ from ray import serve
 from deployments.metrics import replica_metrics
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
+from topicserve.store.service import SideStores
 
 
 @serve.deployment(
@@ -29,6 +30,7 @@ from topicserve.store import DocumentStore
 class State:
     def __init__(self) -> None:
         self.store = DocumentStore(get_settings().storage_uri)
+        self.side = SideStores(self.store, get_settings().storage_uri)  # feedback and query-log tables
         self._writes = asyncio.Lock()
         self.metrics = replica_metrics()
         self.metrics.store_size(len(self.store))
@@ -71,3 +73,29 @@ class State:
 
     async def stats(self):
         return await asyncio.to_thread(self.store.stats)
+
+    # ---- feedback, query log, the search cache's generation (issue 13 section 4) --------------
+    def generation(self) -> str:
+        """Changes with every commit of the documents table: no thread, no I/O (asked on every search)."""
+        return self.side.generation()
+
+    async def feedback_add(self, doc_id, items, request_id=None):
+        return await self._write(self.side.feedback_add, doc_id, items, request_id)
+
+    async def feedback_list(self, doc_id):
+        return await asyncio.to_thread(self.side.feedback_list, doc_id)
+
+    def feedback_generation(self) -> int:
+        return self.side.feedback_generation()
+
+    async def feedback_examples(self, max_per_label):
+        return await asyncio.to_thread(self.side.feedback_examples, max_per_label)
+
+    async def feedback_documents(self, limit):
+        return await asyncio.to_thread(self.side.feedback_documents, limit)
+
+    async def log_queries(self, rows):
+        return await self._write(self.side.log_queries, rows)
+
+    async def top_queries(self, limit, since=None):
+        return await asyncio.to_thread(self.side.top_queries, limit, since)
