@@ -30,7 +30,9 @@ Examples = dict[str, np.ndarray]  # label (lower-cased) -> (n, dim) document vec
 EXAMPLE_WEIGHT = 0.5
 
 
-def with_examples(protos: LabelPrototypes, examples: np.ndarray, background: np.ndarray, pooling: str) -> LabelPrototypes:
+def with_examples(
+    protos: LabelPrototypes, examples: np.ndarray, background: np.ndarray, pooling: str
+) -> LabelPrototypes:
     """``protos`` with the label's mean vector moved halfway to the centroid of ``examples``, and the
     background statistics re-estimated (so the z-scale and the confidence stay calibrated)."""
     if len(examples) == 0:
