@@ -10,6 +10,7 @@ from topicserve.clients import LocalClient
 from topicserve.embedding import Embedder
 from topicserve.gateway import Gateway
 from topicserve.store import DocumentStore
+from topicserve.store.service import InProcessState
 from topicserve.topics import TopicModel, TopicsConfig
 
 
@@ -29,5 +30,6 @@ def build_gateway(
     async def embed(texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(embedder.embed, texts)
 
-    store = store or DocumentStore(storage_uri)
-    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(store))
+    # The documents and their side tables (feedback, query log) in one object, as the State deployment.
+    state = InProcessState(store or DocumentStore(storage_uri), storage_uri)
+    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(state))
