@@ -27,17 +27,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from topicserve.feedback import apply_examples  # noqa: E402
 from topicserve.taxonomy import Label  # noqa: E402
-from topicserve.topic_prototypes import score_matrix  # noqa: E402
-from topicserve.topic_rules import (  # noqa: E402
+from topicserve.topics import TopicModel, TopicsConfig, reference_sentences  # noqa: E402
+from topicserve.topics.examples import with_examples  # noqa: E402
+from topicserve.topics.prototypes import score_matrix  # noqa: E402
+from topicserve.topics.rules import (  # noqa: E402
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_NONE_SCORE,
     DEFAULT_TEMPERATURE,
     confidences,
     keep,
 )
-from topicserve.topics import TopicModel, TopicsConfig, reference_sentences  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ag_news_test.jsonl"
 TAXONOMY = ROOT / "bench" / "ag_news_taxonomy.yaml"
@@ -102,7 +102,10 @@ def run(rows, vectors, labels, protos, background, n: int, seed: int, reject_wei
         confirmed += rng.sample(idx, n)
     rest = sorted(set(range(len(rows))) - set(confirmed))
     examples = {name.lower(): vectors[[i for i in confirmed if gold[i] == name]] for name in names if n}
-    fed = apply_examples(labels, protos, examples, background, "prototypes")
+    fed = [
+        with_examples(p, examples[x.label.lower()], background, "prototypes") if n else p
+        for x, p in zip(labels, protos, strict=True)
+    ]
     negatives: dict[str, list] = {}
     if reject_weight:
         z0 = score_matrix(vectors[confirmed], protos, "prototypes")

@@ -9,6 +9,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments.handles import HandleClient
 from topicserve.settings import get_settings
 from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics.examples import FeedbackExamples
 
 
 @serve.deployment(
@@ -20,9 +21,14 @@ from topicserve.topics import TopicModel, TopicsConfig
     user_config=TopicsConfig().model_dump(exclude_none=True),
 )
 class Topics:
-    def __init__(self, embedder: DeploymentHandle) -> None:
-        self._embedder = HandleClient(embedder, timeout_s=get_settings().handle_timeout_s)
-        self.model = TopicModel(self._embed)
+    def __init__(self, embedder: DeploymentHandle, state: DeploymentHandle | None = None) -> None:
+        timeout = get_settings().handle_timeout_s
+        self._embedder = HandleClient(embedder, timeout_s=timeout)
+        feedback = None
+        if state is not None:  # confirmed feedback examples, read from the writer when they change
+            writer = HandleClient(state, timeout_s=timeout)
+            feedback = FeedbackExamples(writer.feedback_generation, writer.feedback_examples)
+        self.model = TopicModel(self._embed, feedback=feedback)
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
         return await self._embedder.embed(texts)

@@ -12,6 +12,7 @@ from topicserve.gateway import Gateway
 from topicserve.store import DocumentStore
 from topicserve.store.service import InProcessState
 from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics.examples import FeedbackExamples
 
 
 def build_gateway(
@@ -31,5 +32,6 @@ def build_gateway(
         return await asyncio.to_thread(embedder.embed, texts)
 
     # The documents and their side tables (feedback, query log) in one object, as the State deployment.
-    state = InProcessState(store or DocumentStore(storage_uri), storage_uri)
-    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics)), LocalClient(state))
+    state = LocalClient(InProcessState(store or DocumentStore(storage_uri), storage_uri))
+    feedback = FeedbackExamples(state.feedback_generation, state.feedback_examples)
+    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics, feedback=feedback)), state)
