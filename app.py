@@ -8,6 +8,6 @@ from deployments.topics import Topics
 # mypy ignores what a class decorator returns (python/mypy#3135): @serve.deployment makes these
 # Deployments, which have .bind() (State also has a method `bind(space)`, which is what mypy sees).
 embedder = Embedder.bind()  # type: ignore[attr-defined]
-state = State.bind()  # type: ignore[attr-defined]
+state = State.bind()  # type: ignore[call-arg]
 # Topics reads the confirmed feedback examples from State (the writer) when they change.
-app = Ingress.bind(embedder, Topics.bind(embedder, state), state)  # type: ignore[attr-defined, call-arg]
+app = Ingress.bind(embedder, Topics.bind(embedder, state), state)  # type: ignore[attr-defined]

@@ -510,7 +510,7 @@ class FeedbackRequest(Strict):
         for name in ("topic", "verdict"):
             if getattr(self, name) is None:
                 raise InvalidInput(f"{name}: field required (or give items)", field=name)
-        return [FeedbackItem(topic=self.topic, verdict=self.verdict, note=self.note)]
+        return [FeedbackItem.model_validate({"topic": self.topic, "verdict": self.verdict, "note": self.note})]
 
 
 class FeedbackOut(BaseModel):
