@@ -11,7 +11,7 @@ from topicserve.embedding import Embedder
 from topicserve.gateway import Gateway
 from topicserve.store import DocumentStore
 from topicserve.store.service import InProcessState
-from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics import LabelVectors, TopicModel, TopicsConfig
 from topicserve.topics.examples import FeedbackExamples
 
 
@@ -22,8 +22,10 @@ def build_gateway(
     model: str | None = None,
     topics: TopicsConfig | None = None,
     store: DocumentStore | None = None,
+    label_vectors: LabelVectors | None = None,
 ) -> Gateway:
-    """A Gateway over in-process embedder, topic model and store (``store`` overrides ``storage_uri``)."""
+    """A Gateway over in-process embedder, topic model and store (``store`` overrides ``storage_uri``;
+    ``label_vectors`` lets several gateways share label embeddings, e.g. in tests)."""
     from topicserve.settings import get_settings
 
     embedder = embedder or Embedder(model or get_settings().embedding_model, "auto")
@@ -34,4 +36,8 @@ def build_gateway(
     # The documents and their side tables (feedback, query log) in one object, as the State deployment.
     state = LocalClient(InProcessState(store or DocumentStore(storage_uri), storage_uri))
     feedback = FeedbackExamples(state.feedback_generation, state.feedback_examples)
-    return Gateway(LocalClient(embedder), LocalClient(TopicModel(embed, topics, feedback=feedback)), state)
+    return Gateway(
+        LocalClient(embedder),
+        LocalClient(TopicModel(embed, topics, label_vectors=label_vectors, feedback=feedback)),
+        state,
+    )

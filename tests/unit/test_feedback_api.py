@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from topicserve.api import build_app
 from topicserve.inprocess import build_gateway
-from topicserve.topics import TopicsConfig
+from topicserve.topics import LabelVectors, TopicsConfig
 
 # The default (art) taxonomy tags this staff pay dispute "patronage"; a person says it is "museum
 # operations". After that feedback, the same text and a paraphrase of it are tagged "museum operations".
@@ -24,8 +24,18 @@ DOCS = [
 ]
 
 
-def make_client(tmp_path, embedder, topics: TopicsConfig | None = None) -> TestClient:
-    gateway = build_gateway(str(tmp_path / "store"), embedder=embedder, topics=topics)
+@pytest.fixture(scope="module")
+def label_vectors(embedder):
+    """One label-embedding cache for every gateway of this module (keyed by text: safe to share)."""
+
+    async def embed(texts):
+        return await asyncio.to_thread(embedder.embed, texts)
+
+    return LabelVectors(embed)
+
+
+def make_client(path, embedder, label_vectors, topics: TopicsConfig | None = None) -> TestClient:
+    gateway = build_gateway(str(path / "store"), embedder=embedder, topics=topics, label_vectors=label_vectors)
     asyncio.run(gateway.startup())
     client = TestClient(build_app(gateway), raise_server_exceptions=False)
     client.gateway = gateway  # type: ignore[attr-defined]  (the tests look at its cache and query log)
@@ -33,9 +43,10 @@ def make_client(tmp_path, embedder, topics: TopicsConfig | None = None) -> TestC
     return client
 
 
-@pytest.fixture
-def client(tmp_path, embedder):
-    with make_client(tmp_path, embedder) as c:
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, embedder, label_vectors):
+    """Shared by the tests that write no feedback on "bust" and count cache hits as deltas."""
+    with make_client(tmp_path_factory.mktemp("feedback-api"), embedder, label_vectors) as c:
         yield c
 
 
@@ -83,10 +94,10 @@ def test_feedback_is_stored_and_listed_with_the_configured_label(client):
     ],
 )
 def test_bad_feedback_names_the_field_and_writes_nothing(client, body, field):
-    resp = client.post("/documents/pay/feedback", json=body)
+    resp = client.post("/documents/bust/feedback", json=body)
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["field"] == field
-    assert feedback_rows(client) == 0  # the valid first item of a bad list was not stored either
+    assert feedback_rows(client, "bust") == 0  # the valid first item of a bad list was not stored either
 
 
 def test_feedback_on_an_unknown_document_is_a_json_404(client):
@@ -98,8 +109,8 @@ def test_feedback_on_an_unknown_document_is_a_json_404(client):
         assert resp.json()["error"]["field"] == "id"
 
 
-def test_feedback_fixes_a_wrong_tag(tmp_path, embedder):
-    with make_client(tmp_path, embedder) as client:
+def test_feedback_fixes_a_wrong_tag(tmp_path, embedder, label_vectors):
+    with make_client(tmp_path, embedder, label_vectors) as client:
         assert tags(client, "pay-2", PAY)[0] == "patronage"
         assert tags(client, "ballot", BALLOT)[0] != "museum operations"
         verdicts = [{"topic": "museum operations", "verdict": "added"}, {"topic": "patronage", "verdict": "rejected"}]
@@ -110,14 +121,14 @@ def test_feedback_fixes_a_wrong_tag(tmp_path, embedder):
         assert topics[0]["label"] == "museum operations"
 
 
-def test_use_feedback_off_keeps_the_tags(tmp_path, embedder):
-    with make_client(tmp_path, embedder, TopicsConfig(use_feedback=False)) as client:
+def test_use_feedback_off_keeps_the_tags(tmp_path, embedder, label_vectors):
+    with make_client(tmp_path, embedder, label_vectors, TopicsConfig(use_feedback=False)) as client:
         client.post("/documents/pay/feedback", json={"topic": "museum operations", "verdict": "added"})
         assert tags(client, "pay-2", PAY)[0] == "patronage"
 
 
-def test_evaluate_on_the_feedback_collected_so_far(tmp_path, embedder):
-    with make_client(tmp_path, embedder) as client:
+def test_evaluate_on_the_feedback_collected_so_far(tmp_path, embedder, label_vectors):
+    with make_client(tmp_path, embedder, label_vectors) as client:
         empty = client.post("/evaluate", json={"source": "feedback"})
         assert empty.status_code == 422 and empty.json()["error"]["field"] == "source"
         both = client.post("/evaluate", json={"source": "feedback", "items": [{"text": "x", "label": "painting"}]})
@@ -149,10 +160,10 @@ def test_query_log_is_off_by_default(client):
     assert top == {"queries": [], "enabled": False}
 
 
-def test_query_log_stores_rows_and_answers_the_most_frequent(tmp_path, embedder, monkeypatch):
+def test_query_log_stores_rows_and_answers_the_most_frequent(tmp_path, embedder, label_vectors, monkeypatch):
     monkeypatch.setenv("TOPICSERVE_QUERY_LOG", "true")
     monkeypatch.setenv("TOPICSERVE_SEARCH_CACHE_SIZE", "0")
-    with make_client(tmp_path, embedder) as client:
+    with make_client(tmp_path, embedder, label_vectors) as client:
         for query in ("Marble bust", "marble  bust ", "pay dispute"):
             answer = client.post("/search", json={"query": query, "k": 1}, headers={"X-Request-ID": f"q-{len(query)}"})
             assert answer.status_code == 200
@@ -169,19 +180,19 @@ def test_query_log_stores_rows_and_answers_the_most_frequent(tmp_path, embedder,
         assert {tuple(r["result_ids"]) for r in rows if r["query"] == "pay dispute"} == {("pay",)}
 
 
-def test_query_log_retention_keeps_the_newest_rows(tmp_path, embedder, monkeypatch):
+def test_query_log_retention_keeps_the_newest_rows(tmp_path, embedder, label_vectors, monkeypatch):
     for key, value in {"QUERY_LOG": "true", "QUERY_LOG_MAX_ROWS": "2", "QUERY_LOG_PRUNE_S": "0"}.items():
         monkeypatch.setenv(f"TOPICSERVE_{key}", value)
-    with make_client(tmp_path, embedder) as client:
+    with make_client(tmp_path, embedder, label_vectors) as client:
         for query in ("one", "two", "three", "four"):
             client.post("/search", json={"query": query})
             client.get("/queries/top")  # flushes this replica's pending rows (and prunes)
         assert {q["query"] for q in client.get("/queries/top").json()["queries"]} == {"three", "four"}
 
 
-def test_a_failing_query_log_never_fails_a_search(tmp_path, embedder, monkeypatch):
+def test_a_failing_query_log_never_fails_a_search(tmp_path, embedder, label_vectors, monkeypatch):
     monkeypatch.setenv("TOPICSERVE_QUERY_LOG", "true")
-    with make_client(tmp_path, embedder) as client:
+    with make_client(tmp_path, embedder, label_vectors) as client:
         log = client.gateway.querylog
 
         async def broken(rows):
@@ -199,12 +210,13 @@ def test_repeated_searches_come_from_the_cache_and_a_write_invalidates_it(client
     cache = client.gateway.cache
     query = {"query": "a bronze horse statue"}
     first = client.post("/search", json=query).json()
+    hits = cache.hits
     again = client.post("/search", json={**query, "k": 10, "mode": "vector"}).json()  # the same normalised body
-    assert again == first and cache.hits == 1
+    assert again == first and cache.hits == hits + 1
     assert first["results"][0]["id"] == "bust"
     horse = {"id": "horse", "text": "The bronze statue of a horse was cast in 1540."}
     assert client.post("/documents", json={"documents": [horse]}).status_code == 200
     after = client.post("/search", json=query).json()
-    assert after["results"][0]["id"] == "horse" and cache.hits == 1  # a miss: the write bumped the generation
+    assert after["results"][0]["id"] == "horse" and cache.hits == hits + 1  # a miss: the write moved the generation
     assert client.delete("/documents/horse").status_code == 200
     assert "horse" not in [r["id"] for r in client.post("/search", json=query).json()["results"]]
