@@ -632,7 +632,7 @@ FEEDBACK = [
     post("feedback: unknown document", FB, VERDICT, 404, "id"),
     get("feedback: list of an unknown document", FB, 404, "id"),
     post("feedback: id with a space", "/documents/a%20b/feedback", VERDICT, 422, "id"),
-    post("feedback: id ..", "/documents/../feedback", VERDICT, 404, None),
+    post("feedback: id ...", "/documents/.../feedback", VERDICT, 422, "id"),
     post("feedback: without a key", FB, VERDICT, 401, "authorization", key=None),
     get("feedback: list with a wrong key", FB, 401, "authorization", key="nope"),
     Case("feedback: PUT", "PUT", FB, 405, None, json=VERDICT),
