@@ -5,6 +5,8 @@ Exactly one replica (one writer per table). Every store call runs in a worker th
 run side by side and never wait behind a slow call. Writes (bind, upsert, delete) are serialised
 by an `asyncio.Lock`, so batches commit one after another in arrival order. Index builds and
 compaction run in the store's own background thread (topicserve/store/maintenance.py).
+The side tables beside the documents (feedback, query log: topicserve/store/service.py) are
+written here too, under a lock of their own.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class State:
     def __init__(self) -> None:
         self.store = DocumentStore(get_settings().storage_uri)
         self.side = SideStores(self.store, get_settings().storage_uri)  # feedback and query-log tables
+        self._side_writes = asyncio.Lock()  # their own: a document write never waits behind the query log
         self._writes = asyncio.Lock()
         self.metrics = replica_metrics()
         self.metrics.store_size(len(self.store))
@@ -79,8 +82,12 @@ class State:
         """Changes with every commit of the documents table: no thread, no I/O (asked on every search)."""
         return self.side.generation()
 
+    async def _side_write(self, method, *args):
+        async with self._side_writes:
+            return await asyncio.to_thread(method, *args)
+
     async def feedback_add(self, doc_id, items, request_id=None):
-        return await self._write(self.side.feedback_add, doc_id, items, request_id)
+        return await self._side_write(self.side.feedback_add, doc_id, items, request_id)
 
     async def feedback_list(self, doc_id):
         return await asyncio.to_thread(self.side.feedback_list, doc_id)
@@ -95,7 +102,7 @@ class State:
         return await asyncio.to_thread(self.side.feedback_documents, limit)
 
     async def log_queries(self, rows):
-        return await self._write(self.side.log_queries, rows)
+        return await self._side_write(self.side.log_queries, rows)
 
     async def top_queries(self, limit, since=None):
         return await asyncio.to_thread(self.side.top_queries, limit, since)
