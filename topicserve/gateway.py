@@ -59,7 +59,7 @@ class Gateway:
         settings = get_settings()
         self.cache: SearchCache[s.SearchResponse] = SearchCache(settings.search_cache_size)
         self.querylog = QueryLog(
-            state.log_queries,
+            lambda rows: self.state.log_queries(rows),
             enabled=settings.query_log,
             batch=settings.query_log_batch,
             every_s=settings.query_log_flush_s,
