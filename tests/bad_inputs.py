@@ -1,6 +1,6 @@
 """A table of bad inputs across every route, and the checks each one must pass.
 
-Run by tests/unit/test_bad_inputs.py (the in-process app) and tests/e2e/test_bad_inputs.py (the
+Run by tests/unit/api/test_bad_inputs.py (the in-process app) and tests/e2e/test_bad_inputs.py (the
 deployed app), both with an API key set. Every case must answer its status with the one JSON error
 shape naming its field, leak nothing of the server (paths, storage location, key, tracebacks), and
 write nothing (the document count in /readyz does not change).

@@ -1,7 +1,7 @@
 """Does this text get this topic: the decision rules, Ray-free.
 
 Both rules start from ``z``, each label's pooled score normalised against the neutral background
-(topic_prototypes.py), and report a **confidence** in [0, 1] for every topic:
+(prototypes.py), and report a **confidence** in [0, 1] for every topic:
 
     confidence_j = exp(z_j / T) / (exp(none_score / T) + sum_k exp(z_k / T))
 
