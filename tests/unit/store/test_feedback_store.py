@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from tests.unit.test_store import SPACE, doc, unit
-from tests.unit.test_store_s3 import moto, open_s3, proxy, s3  # noqa: F401  (fixtures)
+from tests.support.s3 import open_s3
+from tests.support.store import SPACE, doc, unit
 from topicserve.errors import NotFound
 from topicserve.settings import Settings
 from topicserve.store import DocumentStore
@@ -97,7 +97,7 @@ def test_query_log_prunes_by_age_and_by_rows(tmp_path):
     assert {t["query"] for t in state.top_queries(10)} == {"q2", "q3", "q4", "q5"}  # the newest four
 
 
-def test_side_tables_on_s3(s3):  # noqa: F811  (the fixture imported above)
+def test_side_tables_on_s3(s3):  # the fixture: tests/unit/store/conftest.py
     uri, settings = s3
     store = open_s3(s3)
     store.upsert([doc(0)], unit([1, 0, 0, 0]), SPACE)
