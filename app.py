@@ -9,5 +9,6 @@ from deployments.topics import Topics
 # Deployments, which have .bind() (State also has a method `bind(space)`, which is what mypy sees).
 embedder = Embedder.bind()  # type: ignore[attr-defined]
 topics = Topics.bind(embedder)  # type: ignore[attr-defined]
-# The State re-tags stored documents to the Topics' taxonomy version (topicserve/retag.py).
+# The State re-tags stored documents to the Topics' taxonomy version (topicserve/retag.py); Topics
+# reads confirmed feedback from the State by name (deployments/topics.py): the graph stays a DAG.
 app = Ingress.bind(embedder, topics, State.bind(topics))  # type: ignore[attr-defined, call-arg]

@@ -9,6 +9,9 @@ compaction run in the store's own background thread (topicserve/store/maintenanc
 The State also re-tags stored documents when the taxonomy version changes (topicserve/retag.py):
 a task on its event loop polls the Topics deployment's version, and rows of another version are
 re-tagged in batches and written through the same serialising lock as every other write.
+
+The side tables beside the documents (feedback, query log: topicserve/store/service.py) are
+written here too, under a lock of their own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from deployments.metrics import replica_metrics
 from topicserve.retag import RetagWorker
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
+from topicserve.store.service import SideStores
 
 
 @serve.deployment(
@@ -38,6 +42,8 @@ class State:
     async def __init__(self, topics: DeploymentHandle | None = None) -> None:  # type: ignore[misc]
         settings = get_settings()
         self.store = DocumentStore(settings.storage_uri)
+        self.side = SideStores(self.store, settings.storage_uri)  # feedback and query-log tables
+        self._side_writes = asyncio.Lock()  # their own: a document write never waits behind the query log
         self._writes = asyncio.Lock()
         self.metrics = replica_metrics()
         self.metrics.store_size(len(self.store))
@@ -93,3 +99,33 @@ class State:
         if self.retag is None:
             return {"version": None, "done": 0, "total": 0, "in_progress": False}
         return await self.retag.status(count)
+
+    # ---- feedback, query log, the search cache's generation (issue 13 section 4) --------------
+    def generation(self) -> str:
+        """Changes with every commit of the documents table: no thread, no I/O (asked on every search)."""
+        return self.side.generation()
+
+    async def _side_write(self, method, *args):
+        async with self._side_writes:
+            return await asyncio.to_thread(method, *args)
+
+    async def feedback_add(self, doc_id, items, request_id=None):
+        return await self._side_write(self.side.feedback_add, doc_id, items, request_id)
+
+    async def feedback_list(self, doc_id):
+        return await asyncio.to_thread(self.side.feedback_list, doc_id)
+
+    def feedback_generation(self) -> int:
+        return self.side.feedback_generation()
+
+    async def feedback_examples(self, max_per_label):
+        return await asyncio.to_thread(self.side.feedback_examples, max_per_label)
+
+    async def feedback_documents(self, limit):
+        return await asyncio.to_thread(self.side.feedback_documents, limit)
+
+    async def log_queries(self, rows):
+        return await self._side_write(self.side.log_queries, rows)
+
+    async def top_queries(self, limit, since=None):
+        return await asyncio.to_thread(self.side.top_queries, limit, since)

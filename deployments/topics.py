@@ -10,6 +10,7 @@ from deployments.handles import HandleClient
 from topicserve.settings import get_settings
 from topicserve.tagging import Tagged, model_version, tag
 from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics.examples import FeedbackExamples
 
 
 @serve.deployment(
@@ -22,8 +23,23 @@ from topicserve.topics import TopicModel, TopicsConfig
 )
 class Topics:
     def __init__(self, embedder: DeploymentHandle) -> None:
-        self._embedder = HandleClient(embedder, timeout_s=get_settings().handle_timeout_s)
-        self.model = TopicModel(self._embed)
+        self._timeout = get_settings().handle_timeout_s
+        self._embedder = HandleClient(embedder, timeout_s=self._timeout)
+        self._writer: HandleClient | None = None
+        # Confirmed feedback examples, read from the State (the writer) when they change.
+        feedback = FeedbackExamples(
+            lambda: self._state().feedback_generation(), lambda n: self._state().feedback_examples(n)
+        )
+        self.model = TopicModel(self._embed, feedback=feedback)
+
+    def _state(self) -> HandleClient:
+        # The State binds Topics (it re-tags through it), so Topics cannot bind the State back (a
+        # Serve app is a DAG of binds): it looks the writer up by name, in its own app, on first use.
+        # Outside an app (no State), the call fails and FeedbackExamples keeps tagging without examples.
+        if self._writer is None:
+            app = serve.get_replica_context().app_name
+            self._writer = HandleClient(serve.get_deployment_handle("State", app), timeout_s=self._timeout)
+        return self._writer
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
         return await self._embedder.embed(texts)

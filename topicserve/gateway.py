@@ -9,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from topicserve import feedback
 from topicserve import schemas as s
+from topicserve.cache import SearchCache
 from topicserve.errors import InvalidInput, NotFound, NotReady
 from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.evaluation.report import to_markdown
 from topicserve.metrics import NO_METRICS, Metrics
+from topicserve.querylog import QueryLog
 from topicserve.redact import redact
 from topicserve.settings import get_settings
 from topicserve.space import EmbeddingSpace
@@ -52,6 +56,14 @@ class Gateway:
         self.embedder, self.topics, self.state = embedder, topics, state
         self.metrics = metrics
         self.space: EmbeddingSpace | None = None
+        settings = get_settings()
+        self.cache: SearchCache[s.SearchResponse] = SearchCache(settings.search_cache_size)
+        self.querylog = QueryLog(
+            lambda rows: self.state.log_queries(rows),
+            enabled=settings.query_log,
+            batch=settings.query_log_batch,
+            every_s=settings.query_log_flush_s,
+        )
 
     async def startup(self) -> None:
         """Learn the embedder's space and bind the store to it; a mismatch fails loudly here."""
@@ -149,7 +161,22 @@ class Gateway:
             documents=[s.DocumentOut.model_validate(d.model_dump()) for d in docs], next_cursor=next_cursor
         )
 
-    async def search(self, req: s.SearchRequest) -> s.SearchResponse:
+    async def search(self, req: s.SearchRequest, request_id: str | None = None) -> s.SearchResponse:
+        """A search, from the cache when the same request met the same store generation; logged
+        (when the query log is on) after the answer is ready, without waiting for the write."""
+        started = time.perf_counter()
+        key = req.model_dump_json()
+        generation = await self.state.generation() if self.cache.enabled else None
+        found = self.cache.get(generation, key) if generation is not None else None
+        if found is None:
+            found = await self._search(req)
+            if generation is not None:
+                self.cache.put(generation, key, found)
+        ms = (time.perf_counter() - started) * 1000
+        self.querylog.record(req.query, [r.id for r in found.results], round(ms, 3), request_id)
+        return found
+
+    async def _search(self, req: s.SearchRequest) -> s.SearchResponse:
         space = self._space()
         vector = (await self._embed([req.query]))[0] if req.mode != "keyword" else None
         filters = {"topic": req.topic, "since": req.since, "until": req.until}
@@ -225,8 +252,40 @@ class Gateway:
             window=window, baseline=baseline, bin=bin or "auto", now=at, min_count=min_count, **result
         )
 
+    # ---- feedback and the query log (issue 13 section 4) ----------------------------------------
+    async def post_feedback(self, doc_id: str, req: s.FeedbackRequest, request_id: str | None) -> s.FeedbackResponse:
+        items = feedback.resolve_topics(req, (await self.topics.info())["labels"])
+        records = await self.state.feedback_add(doc_id, items, request_id)  # 404 unknown doc; one commit
+        return feedback.as_response(doc_id, records, posted=True)
+
+    async def list_feedback(self, doc_id: str) -> s.FeedbackResponse:
+        return feedback.as_response(doc_id, await self.state.feedback_list(doc_id), posted=False)
+
+    async def top_queries(self, limit: int, since: datetime | None) -> s.TopQueriesResponse:
+        await self.querylog.flush()  # this replica's pending rows first
+        rows = await self.state.top_queries(limit, since) if self.querylog.enabled else []
+        return s.TopQueriesResponse(queries=[s.TopQuery(**r) for r in rows], enabled=self.querylog.enabled)
+
     async def evaluate(self, req: s.EvaluateRequest) -> s.EvaluateResponse:
+        if req.source == "feedback":
+            return await self._evaluate_feedback(req)
+        assert req.items is not None  # the request model requires items unless source is feedback
         items = [EvalItem(text=i.text, human_topics=i.human_topics, label=i.label) for i in req.items]
+        return await self._evaluate(items, req.against)
+
+    async def _evaluate_feedback(self, req: s.EvaluateRequest) -> s.EvaluateResponse:
+        """The feedback so far as an evaluation set: gold = confirmed/added topics, rejected = negatives."""
+        docs = await self.state.feedback_documents(s.MAX_ITEMS)
+        items = feedback.feedback_items(docs)
+        if not items:
+            raise InvalidInput("no confirmed or added topic has been given as feedback yet", field="source")
+        texts = [d["text"] for d in docs]
+        given = await self.topics.assign(texts, await self._embed(texts))
+        response = await self._evaluate(items, req.against)
+        response.feedback = feedback.rejected_summary(docs, [[t.label for t in row] for row in given])
+        return response
+
+    async def _evaluate(self, items: list[EvalItem], against: s.EvaluateAgainst | None) -> s.EvaluateResponse:
         vectors = await self._embed([i.text for i in items])
 
         async def run(override: dict | None, name: str) -> EvalReport:
@@ -237,8 +296,8 @@ class Gateway:
             return await run_evaluation(items, vectors, assign, self._embed, meta["labels"], name=name, config=meta)
 
         reports = [await run(None, "current")]
-        if req.against is not None:  # a TopicsOverride: the Topics replica applies it to its own config
-            reports.append(await run(req.against.model_dump(exclude_none=True), "against"))
+        if against is not None:  # a TopicsOverride: the Topics replica applies it to its own config
+            reports.append(await run(against.model_dump(exclude_none=True), "against"))
         main = reports[0]
         return s.EvaluateResponse(
             items=main.items,

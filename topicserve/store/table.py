@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +50,7 @@ class DocumentStore:
             read_consistency_interval=None if interval is None else timedelta(seconds=interval),
         )
         self._write_lock = threading.RLock()  # one writer per table: writes and compaction in turn
+        self._epoch, self._commits = uuid.uuid4().hex[:12], 0  # `generation`: the search cache's key
         self._table = self._open()
         self._upgraded = False  # the writer adds columns of later releases when it binds (versions.py)
         self.space = space_of(self._table.schema) if self._table is not None else None
@@ -72,6 +74,12 @@ class DocumentStore:
     def table(self):
         return self._table
 
+    @property
+    def generation(self) -> str:
+        """Changes after every commit attempt of this handle (cheap: no I/O). Bumped once the commit
+        returned or failed, so a reader that sees a new generation also sees that write."""
+        return f"{self._epoch}:{self._commits}"
+
     # ---- writes ------------------------------------------------------------------------------
     def _commit(self, action, *args):
         """Run one committing LanceDB call; any failure is a 503 with the table unchanged."""
@@ -83,6 +91,8 @@ class DocumentStore:
             log.warning("store write failed (table unchanged): %s: %s", type(exc).__name__, exc)
             self._refresh()
             raise StoreUnavailable(WRITE_FAILED) from None
+        finally:
+            self._commits += 1
 
     def _refresh(self) -> None:
         try:

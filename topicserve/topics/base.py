@@ -20,6 +20,7 @@ from topicserve.taxonomy import Label
 if TYPE_CHECKING:
     from topicserve.llm.base import ChatModel
     from topicserve.topics.config import TopicsConfig
+    from topicserve.topics.examples import FeedbackExamples
     from topicserve.topics.vectors import LabelVectors
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
@@ -69,6 +70,7 @@ class BackendContext:
     embed: EmbedFn
     label_vectors: LabelVectors
     chat_models: dict[str, ChatModel] = field(default_factory=dict)
+    feedback: FeedbackExamples | None = None  # confirmed examples from the writer (topics/examples.py)
 
 
 BackendFactory = Callable[["TopicsConfig", BackendContext], TopicBackend]

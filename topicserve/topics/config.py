@@ -49,6 +49,10 @@ class TopicsConfig(BaseModel):
         "prototypes", description="prototypes: mean vector mixed with a softmax over prototypes; mean: one vector."
     )
     llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
+    use_feedback: bool = Field(
+        True, description="Confirmed/added feedback moves each taxonomy label toward its examples (topics/examples.py)."
+    )
+    feedback_examples: int = Field(50, ge=1, le=1000, description="Newest confirmed examples used per label.")
 
     def load_taxonomy(self) -> Taxonomy:
         if self.taxonomy is not None:
@@ -81,10 +85,11 @@ class TopicsOverride(StrictModel):
     rule: Rule | None = None
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)
     prompt: PromptName | None = Field(None, description="A prompt in topicserve/prompts/; used by LLM backends only.")
+    use_feedback: bool | None = Field(None, description="With or without the feedback examples (compare both).")
 
     def apply(self, base: TopicsConfig) -> TopicsConfig:
         """``base`` (the server's configuration) with these overrides."""
-        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence")
+        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence", "use_feedback")
         update: dict = {k: getattr(self, k) for k in plain if getattr(self, k) is not None}
         if self.labels is not None:
             update.update(taxonomy=list(self.labels), taxonomy_path="", promote=[])

@@ -17,8 +17,11 @@ from topicserve.topics.vectors import LabelVectors
 class TopicModel:
     """The taxonomy, the live config and a backend: what the Topics deployment wraps."""
 
-    def __init__(self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None) -> None:
-        self.context = BackendContext(embed, label_vectors or LabelVectors(embed))
+    def __init__(
+        self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None, feedback=None
+    ) -> None:
+        # feedback: a topics.examples.FeedbackExamples (the writer's confirmed examples), or None
+        self.context = BackendContext(embed, label_vectors or LabelVectors(embed), feedback=feedback)
         self.configure(config or TopicsConfig())
 
     @property
@@ -61,6 +64,7 @@ class TopicModel:
             "pooling": self.config.pooling,
             "rule": DecisionRule.of(self.config).name(self.config.threshold),
             "min_confidence": self.config.min_confidence,
+            "use_feedback": self.config.use_feedback,
         }
 
     async def assign_detailed(

@@ -19,6 +19,7 @@ import numpy as np
 from topicserve.taxonomy import Label
 from topicserve.topics.base import Assignment, BackendContext, TextTopics, TopicScore
 from topicserve.topics.config import DecisionRule, TopicsConfig
+from topicserve.topics.examples import FeedbackExamples
 from topicserve.topics.prototypes import score_matrix
 from topicserve.topics.rules import confidences, keep, select
 from topicserve.topics.vectors import LabelVectors
@@ -27,11 +28,21 @@ from topicserve.topics.vectors import LabelVectors
 class ZeroShotScorer:
     """(docs x labels) scores on the ``calibration`` scale, and the background z-scores the rule uses."""
 
-    def __init__(self, label_vectors: LabelVectors, calibration: str = "zscore", pooling: str = "prototypes") -> None:
+    def __init__(
+        self,
+        label_vectors: LabelVectors,
+        calibration: str = "zscore",
+        pooling: str = "prototypes",
+        feedback: tuple[FeedbackExamples, set[str], int] | None = None,
+    ) -> None:
         self.label_vectors, self.calibration, self.pooling = label_vectors, calibration, pooling
+        self.feedback = feedback  # (examples, keys of the configured labels, examples per label)
 
     async def score_and_z(self, vectors: np.ndarray, labels: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:
         protos = await self.label_vectors.prototypes(labels, self.pooling)
+        if self.feedback is not None:
+            examples, eligible, per_label = self.feedback
+            protos = await examples.prototypes(labels, protos, eligible, self.label_vectors, self.pooling, per_label)
         raw = score_matrix(vectors, protos, self.pooling)
         mean = np.array([p.background_mean for p in protos], dtype=np.float32)
         z = (raw - mean) / np.array([p.background_std for p in protos], dtype=np.float32)
@@ -67,5 +78,9 @@ class ZeroShotBackend:
 
 
 def build_zeroshot_backend(config: TopicsConfig, context: BackendContext) -> ZeroShotBackend:
-    scorer = ZeroShotScorer(context.label_vectors, config.calibration, config.pooling)
+    feedback = None
+    if config.use_feedback and context.feedback is not None:  # the configured labels learn from feedback
+        keys = {label.key() for label in config.load_taxonomy().topics}
+        feedback = (context.feedback, keys, config.feedback_examples)
+    scorer = ZeroShotScorer(context.label_vectors, config.calibration, config.pooling, feedback)
     return ZeroShotBackend(scorer, DecisionRule.of(config))
