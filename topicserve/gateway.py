@@ -166,25 +166,28 @@ class Gateway:
         (when the query log is on) after the answer is ready, without waiting for the write."""
         started = time.perf_counter()
         key = req.model_dump_json()
-        generation = await self.state.generation() if self.cache.enabled else None
+        # An answer depends on the store's commits and on the taxonomy state it reports (a config
+        # change moves the version before any re-tag commit): both are in the cache's generation.
+        retag = await self.state.retag_status(count=False)
+        generation = None
+        if self.cache.enabled:
+            generation = f"{await self.state.generation()}/{retag['version']}/{retag['in_progress']}"
         found = self.cache.get(generation, key) if generation is not None else None
         if found is None:
-            found = await self._search(req)
+            found = await self._search(req, retag)
             if generation is not None:
                 self.cache.put(generation, key, found)
         ms = (time.perf_counter() - started) * 1000
         self.querylog.record(req.query, [r.id for r in found.results], round(ms, 3), request_id)
         return found
 
-    async def _search(self, req: s.SearchRequest) -> s.SearchResponse:
+    async def _search(self, req: s.SearchRequest, retag: dict) -> s.SearchResponse:
         space = self._space()
         vector = (await self._embed([req.query]))[0] if req.mode != "keyword" else None
         filters = {"topic": req.topic, "since": req.since, "until": req.until}
         if req.mode != "vector":  # only then: the State of an older deployment takes no `mode`
             filters |= {"mode": req.mode, "text": req.query}
-        hits, retag = await asyncio.gather(
-            self.state.search(vector, space, req.k, **filters), self.state.retag_status(count=False)
-        )
+        hits = await self.state.search(vector, space, req.k, **filters)
         return s.SearchResponse(
             results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in hits],
             model=space.model,
