@@ -48,6 +48,11 @@ class TopicsConfig(BaseModel):
     pooling: Literal["prototypes", "mean"] = Field(
         "prototypes", description="prototypes: mean vector mixed with a softmax over prototypes; mean: one vector."
     )
+    refine_from_store: bool = Field(
+        True,
+        description="Refine the zero-shot scores by pseudo-label centroids of the store's own documents "
+        "(a bounded sample, re-estimated when the store has doubled; topics/refine.py). No labels are used.",
+    )
     llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
 
     def load_taxonomy(self) -> Taxonomy:
