@@ -71,3 +71,10 @@ class State:
 
     async def stats(self):
         return await asyncio.to_thread(self.store.stats)
+
+    async def sample_vectors(self, limit: int, min_count: int = 1):
+        """(document count, up to ``limit`` stored vectors or None below ``min_count``): the pool the
+        Topics deployment refines its scores from (topicserve/topics/refine.py)."""
+        from topicserve.store.sample import sample_vectors
+
+        return await asyncio.to_thread(sample_vectors, self.store, limit, min_count)

@@ -24,6 +24,7 @@ top-1 0.821 -> 0.856 (docs/quality.md has the grid).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -141,11 +142,15 @@ class Refiner:
         self.source_count = 0  # how many documents the source held when the pool was taken
         self._cache: LRU = LRU(cache_size)
 
+    def next_count(self) -> int:
+        """How many documents the source must hold for a new pool to be worth taking."""
+        if self.pool is None:
+            return self.params.min_pool
+        return max(self.params.min_pool, math.ceil(self.grow_factor * max(self.source_count, 1)))
+
     def wants(self, source_count: int) -> bool:
         """Whether a source holding ``source_count`` documents should give a new pool."""
-        if source_count < self.params.min_pool:
-            return False
-        return self.pool is None or source_count >= self.grow_factor * max(self.source_count, 1)
+        return source_count >= self.next_count()
 
     def set_pool(self, vectors: np.ndarray, source_count: int | None = None) -> None:
         self.pool = sample_pool(np.asarray(vectors, np.float32), self.params.max_pool)
