@@ -117,7 +117,9 @@ def file_vectors(path: Path, rows: list[dict], embedder):
     return cached_vectors(texts, embedder)[[r["row"] for r in rows]]
 
 
-async def run_local(rows: list[dict], labels: list[Label], all_variants: bool, pool: str, path: Path) -> list[dict]:
+async def run_local(
+    rows: list[dict], labels: list[Label], all_variants: bool, pool: str, path: Path, curve: bool = False
+) -> list[dict]:
     from topicserve.embedding import Embedder
     from topicserve.settings import get_settings
 
@@ -143,7 +145,26 @@ async def run_local(rows: list[dict], labels: list[Label], all_variants: bool, p
         pred = [t[0].label if t else "" for t in top1]
         name = f"{name} [pool: {pool}, refinement: {variant.refinement_id()}]"
         out.append(report(name, gold, pred, [[x.label for x in t] for t in tagged], embed_s + time.perf_counter() - t0))
+    if curve:
+        await precision_curve(model.variant(TopicsConfig(taxonomy=labels)), texts, vectors, gold)
     return out
+
+
+CURVE = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+async def precision_curve(model: TopicModel, texts: list[str], vectors, gold: list[str]) -> None:
+    """Coverage (share tagged) against precision of the topics given, over min_confidence and top_k."""
+    print("precision/coverage (default labels and rule, min_confidence and top_k varied):")
+    for top_k in (1, 2):
+        cells = []
+        for floor in CURVE:
+            tagged = await model.overridden({"min_confidence": floor, "top_k": top_k}).assign(texts, vectors)
+            given = sum(len(t) for t in tagged)
+            hits = sum(g in [x.label for x in t] for g, t in zip(gold, tagged, strict=True))
+            share = sum(bool(t) for t in tagged) / len(gold)
+            cells.append(f"{floor:g}: {share:.3f}@{hits / given if given else 0:.3f}")
+        print(f"  top_k {top_k}: " + " | ".join(cells))
 
 
 def ingest(rows: list[dict], url: str, batch: int) -> None:
@@ -155,6 +176,20 @@ def ingest(rows: list[dict], url: str, batch: int) -> None:
         for i in tqdm(range(0, len(rows), batch), desc="POST /documents", unit="batch"):
             docs = [{"id": f"agnews-{r['row']}", "text": r["text"]} for r in rows[i : i + batch]]
             client.post("/documents", json={"documents": docs}).raise_for_status()
+        wait_for_pool(client)
+
+
+def wait_for_pool(client, timeout_s: float = 300.0) -> None:
+    """Until the service has taken a refinement pool from its store (it checks every 30 s, on calls)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        client.post("/topics", json={"texts": ["a call that lets the Topics replica check its store"]})
+        topics = client.get("/readyz").json().get("topics", {})
+        if topics.get("refinement_pool"):
+            print(f"service refinement pool: {topics['refinement_pool']} documents")
+            return
+        time.sleep(5)
+    print("the service took no refinement pool (refine_from_store off, or a store under min_pool)")
 
 
 def run_http(rows: list[dict], labels: list[Label], url: str, batch: int) -> dict:
@@ -189,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-only", action="store_true", help="skip the in-process run")
     parser.add_argument("--variants", action="store_true", help="report label representations and rules in-process")
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--curve", action="store_true", help="precision/coverage over min_confidence and top_k")
     parser.add_argument("--pool", choices=["split", "none"], default="split", help="in-process refinement pool")
     parser.add_argument("--ingest", action="store_true", help="with --url: store the rows first (the service's pool)")
     parser.add_argument("--json", help="write the results here")
@@ -203,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     sent = labels if args.labels == "full" or args.variants else one_line(labels)
     print(f"{len(rows)} rows ({args.data or args.split}), labels: {args.labels}")
     path = Path(args.data or args.path)
-    results = [] if args.service_only else asyncio.run(run_local(rows, sent, args.variants, args.pool, path))
+    results = (
+        [] if args.service_only else asyncio.run(run_local(rows, sent, args.variants, args.pool, path, args.curve))
+    )
     if args.url and args.ingest:
         ingest(rows, args.url.rstrip("/"), args.batch)
     if args.url:

@@ -112,6 +112,7 @@ class TopicModel:
             "min_confidence": self.config.min_confidence,
             "refine_from_store": self.config.refine_from_store,
             "refinement_id": self.refinement_id(),
+            "refinement_pool": 0 if self.refiner.pool is None else len(self.refiner.pool),
         }
 
     async def assign_detailed(
