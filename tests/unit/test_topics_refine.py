@@ -62,9 +62,9 @@ def test_a_pool_from_another_domain_gives_almost_no_label_a_centroid():
         embed_sync([i.text for i in load_items(default_taxonomy_path().parent / "eval_demo.jsonl")]),
         score,
         bg,
-        RefineParams(min_pool=20, min_support=3),
+        RefineParams(min_pool=20, min_support=3, min_confidence=0.2),
     )
-    off = estimate(embed_sync(tickets()[0]), score, bg, RefineParams(min_pool=20, min_support=3))
+    off = estimate(embed_sync(tickets()[0]), score, bg, RefineParams(min_pool=20, min_support=3, min_confidence=0.2))
     assert on is not None and sum(s >= 3 for s in on.support) >= 8  # measured 10 of 11
     assert off is None or sum(s >= 3 for s in off.support) <= 2  # measured 1 of 11 (museum operations: prices)
     assert estimate(embed_sync(tickets()[0]), score, bg, RefineParams(min_pool=20)) is None  # min_support 10
