@@ -73,7 +73,7 @@ def test_a_pool_from_another_domain_gives_almost_no_label_a_centroid():
 def test_small_pools_and_ids():
     texts, _, labels = tickets()
     pool, score, bg = embed_sync(texts), scorer(labels), background()
-    assert estimate(pool, score, bg) is None  # 80 texts < min_pool 200
+    assert estimate(pool, score, bg) is None  # 80 texts < min_pool 500
     first, again = estimate(pool, score, bg, SMALL), estimate(pool, score, bg, SMALL)
     other = estimate(pool[:60], score, bg, SMALL)
     assert first.id == again.id and first.id != other.id and first.id.startswith("pl-80-")

@@ -47,7 +47,7 @@ class RefineParams(BaseModel):
     iterations: int = Field(3, ge=1, le=10)
     min_confidence: float = Field(0.4, ge=0.0, le=1.0, description="Pseudo-label only documents this confident.")
     min_support: int = Field(10, ge=1, description="Fewest pseudo-labelled documents for a label's centroid.")
-    min_pool: int = Field(200, ge=1, description="Fewest pool documents to refine at all.")
+    min_pool: int = Field(500, ge=1, description="Fewest pool documents to refine at all.")
     max_pool: int = Field(20000, ge=1, description="Most pool documents used (a sample beyond that).")
 
 
