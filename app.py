@@ -10,4 +10,4 @@ from deployments.topics import Topics
 embedder = Embedder.bind()  # type: ignore[attr-defined]
 state = State.bind()  # type: ignore[call-arg]
 # Topics reads a bounded sample of the stored vectors from State to refine its scores (refine_from_store).
-app = Ingress.bind(embedder, Topics.bind(embedder, state), state)  # type: ignore[attr-defined, call-arg]
+app = Ingress.bind(embedder, Topics.bind(embedder, state), state)  # type: ignore[attr-defined]

@@ -58,6 +58,8 @@ class Topics:
     async def refresh_pool(self) -> str | None:
         """Take a new pool from the store when it is due; the taxonomy's refinement id after it."""
         refiner = self.model.refiner
+        if self._state is None:
+            return None
         try:
             count, vectors = await self._state.sample_vectors(refiner.params.max_pool, refiner.next_count())
             if vectors is not None and refiner.wants(count):
