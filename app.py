@@ -10,5 +10,6 @@ from deployments.topics import Topics
 embedder = Embedder.bind()  # type: ignore[attr-defined]
 topics = Topics.bind(embedder)  # type: ignore[attr-defined]
 # The State re-tags stored documents to the Topics' taxonomy version (topicserve/retag.py); Topics
-# reads confirmed feedback from the State by name (deployments/topics.py): the graph stays a DAG.
+# reads confirmed feedback and a sample of stored vectors (refine_from_store) from the State by
+# name (deployments/topics.py): the bind graph stays a DAG.
 app = Ingress.bind(embedder, topics, State.bind(topics))  # type: ignore[attr-defined, call-arg]

@@ -129,3 +129,10 @@ class State:
 
     async def top_queries(self, limit, since=None):
         return await asyncio.to_thread(self.side.top_queries, limit, since)
+
+    async def sample_vectors(self, limit: int, min_count: int = 1):
+        """(document count, up to ``limit`` stored vectors or None below ``min_count``): the pool the
+        Topics deployment refines its scores from (topicserve/topics/refine.py)."""
+        from topicserve.store.sample import sample_vectors
+
+        return await asyncio.to_thread(sample_vectors, self.store, limit, min_count)

@@ -293,7 +293,8 @@ class Gateway:
 
         async def run(override: dict | None, name: str) -> EvalReport:
             async def assign(texts, vecs):
-                return await self.topics.assign_detailed(texts, vecs, None, None, None, override)
+                # the batch refines its own scores when the store is smaller (no gold labels are used)
+                return await self.topics.assign_detailed(texts, vecs, None, None, None, override, True)
 
             meta = await self.topics.info(override)  # the same description the CLI reports (TopicModel.info)
             return await run_evaluation(items, vectors, assign, self._embed, meta["labels"], name=name, config=meta)

@@ -389,7 +389,11 @@ class TrendsQuery(BaseModel):
     min_count: int = Field(2, ge=1, le=100000, description="Least recent count for a topic to trend.")
     candidates: bool = Field(True, description="Discover candidate topics among unmatched documents.")
     unmatched_below: float | None = Field(
-        None, ge=-1.0, le=1.0, description="Also treat documents whose best topic scores below this as unmatched."
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Also treat documents whose best topic confidence (the decision rule's, in [0, 1]) is "
+        "below this as unmatched; topics without a confidence (threshold rule, LLM) are matches.",
     )
 
 

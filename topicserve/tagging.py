@@ -29,14 +29,17 @@ class Tagged(BaseModel):
 
 
 def model_version(model: TopicModel) -> str:
-    """The taxonomy version of ``model``'s live configuration (cached per configuration object)."""
+    """The taxonomy version of ``model``'s live configuration (cached per configuration object and
+    refinement: with ``refine_from_store`` on, a re-estimated refinement is a new version)."""
+    refinement = model.refinement_id() if model.config.refine_from_store else None
+    key = (model.config, refinement)
     cached = getattr(model, "_version_cache", None)
-    if cached is not None and cached[0] is model.config:
+    if cached is not None and cached[0][0] is key[0] and cached[0][1] == key[1]:
         return cached[1]
     version = taxonomy_version(
-        model.config, model.taxonomy.topics, get_settings().embedding_model, reference_sentences()
+        model.config, model.taxonomy.topics, get_settings().embedding_model, reference_sentences(), refinement
     )
-    model._version_cache = (model.config, version)  # type: ignore[attr-defined]
+    model._version_cache = (key, version)  # type: ignore[attr-defined]
     return version
 
 
@@ -56,9 +59,9 @@ async def nearest_labels(model: TopicModel, vectors: np.ndarray) -> list[TopicSc
 async def tag(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
     """Topics (what ``TopicModel.assign`` gives), nearest labels and the version, from one config."""
     config = model.config  # a reconfigure may swap it while this awaits: version what was used
-    version = model_version(model)
     topics = await model.assign(texts, vectors)
     nearest = await nearest_labels(model, vectors)
+    version = model_version(model)  # after scoring: it names the refinement the scores used
     if model.config is not config:  # reconfigured meanwhile: tag again with the new one
         return await tag(model, texts, vectors)
     return Tagged(version=version, topics=topics, nearest=nearest)

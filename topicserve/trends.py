@@ -160,12 +160,12 @@ def trends_from_columns(
 @dataclass
 class ReportColumns:
     """The documents of the time range for a report: topic columns, each document's best topic
-    score (NaN: no topic), and loaders that fetch texts/vectors for a few documents only.
-    ``nearest_score``: each document's nearest-label score, kept or not (NaN: unknown; drift);
-    ``versions``: how many documents of the range carry each taxonomy version."""
+    confidence (NaN: no topic; see `best_confidence`), and loaders that fetch texts/vectors for a few
+    documents only. ``nearest_score``: each document's nearest-label score, kept or not (NaN:
+    unknown; drift); ``versions``: how many documents of the range carry each taxonomy version."""
 
     topics: TopicColumns
-    best_score: np.ndarray
+    best_confidence: np.ndarray
     sample: Callable[[np.ndarray], tuple[list[str], np.ndarray]]  # document indices -> texts, vectors
     texts: Callable[[np.ndarray], list[str]]  # document indices -> texts
     nearest_score: np.ndarray | None = None
@@ -175,10 +175,11 @@ class ReportColumns:
         return np.bincount(self.topics.pair_doc, minlength=len(self.topics.times_us)) > 0
 
     def nearest(self) -> np.ndarray:
-        """The nearest-label score, else the best kept topic's (rows stored before ``nearest`` existed)."""
+        """The nearest-label score; NaN where unknown (rows stored before ``nearest`` existed: the
+        best confidence is on another scale, so it is no stand-in)."""
         if self.nearest_score is None:
-            return self.best_score
-        return np.where(np.isnan(self.nearest_score), self.best_score, self.nearest_score)
+            return np.full(len(self.best_confidence), np.nan)
+        return self.nearest_score
 
 
 def empty_report() -> dict[str, Any]:
@@ -207,7 +208,7 @@ def trend_report(
 ) -> dict[str, Any]:
     """Trends over document objects (.text, .timestamp, .topics) and their vectors (small sets, tests)."""
     topics = TopicColumns.from_events((d.timestamp, [t.label for t in d.topics]) for d in docs)
-    best = np.array([max((t.score for t in d.topics), default=np.nan) for d in docs], np.float64)
+    best = np.array([best_confidence([t.confidence for t in d.topics]) for d in docs], np.float64)
     nearest = [getattr(d, "nearest", None) for d in docs]
     vectors = np.asarray(vectors)
     columns = ReportColumns(
@@ -229,8 +230,17 @@ def trend_report(
     )
 
 
+def best_confidence(confidences) -> float:
+    """A document's best topic confidence, what ``unmatched_below`` compares: on the decision rule's
+    [0, 1] scale whatever the score calibration (scores are z-scores, unbounded). A topic kept by a
+    rule with no calibrated confidence (threshold rule, LLM) counts as 1.0: it is a match. NaN: no
+    topic at all."""
+    values = [1.0 if c is None else float(c) for c in confidences]
+    return max(values) if values else float("nan")
+
+
 def _unmatched(columns: ReportColumns, in_range: np.ndarray, below: float | None) -> np.ndarray:
-    best = columns.best_score
+    best = columns.best_confidence
     weak = np.isnan(best) | ((best < below) if below is not None else np.zeros(len(best), bool))
     return in_range & weak
 

@@ -29,9 +29,12 @@ def _topic_columns(scan: pa.Table) -> tuple[TopicColumns, np.ndarray]:
     parents = pc.list_parent_indices(topics).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(topics)
     labels = pc.struct_field(flat, "label").to_numpy(zero_copy_only=False)
-    scores = pc.struct_field(flat, "score").to_numpy(zero_copy_only=False).astype(np.float64)
+    # unmatched_below compares the best confidence (topicserve/trends.py: best_confidence); a topic
+    # without one (threshold rule, LLM) is a match: 1.0.
+    confidence = pc.fill_null(pc.struct_field(flat, "confidence"), 1.0)
+    confidence = confidence.to_numpy(zero_copy_only=False).astype(np.float64)
     best = np.full(len(times), -np.inf)
-    np.maximum.at(best, parents, scores)
+    np.maximum.at(best, parents, confidence)
     best[np.isneginf(best)] = np.nan
     return TopicColumns(times.astype(np.int64), parents, labels.astype(object)), best
 

@@ -48,6 +48,13 @@ class TopicsConfig(BaseModel):
     pooling: Literal["prototypes", "mean"] = Field(
         "prototypes", description="prototypes: mean vector mixed with a softmax over prototypes; mean: one vector."
     )
+    refine_from_store: bool = Field(
+        False,
+        description="Refine the zero-shot scores by pseudo-label centroids of the store's own documents "
+        "(a bounded sample, re-estimated when the store has doubled; topics/refine.py). No labels are used. "
+        "Off by default: +3.8 points top-1 on AG News, but labels from another domain than the stored "
+        "documents, and off-topic texts, get worse (docs/quality.md).",
+    )
     llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
     use_feedback: bool = Field(
         True, description="Confirmed/added feedback moves each taxonomy label toward its examples (topics/examples.py)."

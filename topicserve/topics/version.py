@@ -25,8 +25,16 @@ RULE_KNOBS = ("rule", "min_confidence", "temperature", "none_score", "threshold"
 LLM_KNOBS = ("model", "prompt", "temperature", "snap_threshold")
 
 
-def meaning(config: TopicsConfig, labels: Sequence[Label], embedding_model: str, background: Sequence[str]) -> dict:
-    """Everything the version is a hash of (also handy to see why two versions differ)."""
+def meaning(
+    config: TopicsConfig,
+    labels: Sequence[Label],
+    embedding_model: str,
+    background: Sequence[str],
+    refinement: str | None = None,
+) -> dict:
+    """Everything the version is a hash of (also handy to see why two versions differ).
+    ``refinement``: the refinement id when ``refine_from_store`` is on (topics/refine.py): a
+    re-estimated refinement changes tags, so it changes the version."""
     described: dict[str, Any] = {
         "labels": sorted(
             (label.model_dump(include={"label", "description", "descriptions", "examples"}) for label in labels),
@@ -37,12 +45,17 @@ def meaning(config: TopicsConfig, labels: Sequence[Label], embedding_model: str,
         "embedding_model": embedding_model,
         "background": hashlib.sha256("\n".join(background).encode()).hexdigest(),
     }
+    if config.refine_from_store:
+        described["refinement"] = refinement
     if config.backend != "zeroshot":
         described["llm"] = config.llm.model_dump(include=set(LLM_KNOBS))
     return described
 
 
-def taxonomy_version(config: TopicsConfig, labels: Sequence[Label], embedding_model: str, background=()) -> str:
+def taxonomy_version(
+    config: TopicsConfig, labels: Sequence[Label], embedding_model: str, background=(), refinement: str | None = None
+) -> str:
     """``tx-`` and 16 hex digits of the SHA-256 of ``meaning`` (canonical JSON)."""
-    canonical = json.dumps(meaning(config, labels, embedding_model, background), sort_keys=True, ensure_ascii=False)
+    described = meaning(config, labels, embedding_model, background, refinement)
+    canonical = json.dumps(described, sort_keys=True, ensure_ascii=False)
     return PREFIX + hashlib.sha256(canonical.encode()).hexdigest()[:16]
