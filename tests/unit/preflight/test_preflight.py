@@ -160,7 +160,7 @@ def test_missing_deployment(world):
     code, out = preflight(world, config_for(world, "reranker", edit=add_reranker))
     assert code == 1
     [error] = lines(out, "error", "deployments")
-    assert "'Reranker' is in the config but not in the app" in error and "Embedder, State, Topics, Ingress" in error
+    assert "'Reranker' is in the config but not in the app" in error and "Embedder, Topics, State, Ingress" in error
 
 
 def test_file_urls_and_unusable_arguments(world, tmp_path):

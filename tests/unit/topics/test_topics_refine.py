@@ -19,7 +19,7 @@ from topicserve.topics import TopicModel, TopicsConfig, reference_sentences
 from topicserve.topics.prototypes import score_matrix
 from topicserve.topics.refine import RefineParams, Refiner, estimate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TICKETS = ROOT / "bench" / "data" / "support_tickets.jsonl"
 SMALL = RefineParams(min_pool=20)  # the test pools hold 40-80 texts, not a store's thousands
 
