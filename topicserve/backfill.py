@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,14 +160,18 @@ def _unique_last(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[rows] for k, v in batch.items()}
 
 
-def commit(batch: dict[str, np.ndarray], topics, state, space) -> int:
-    """Tag one batch through the Topics deployment, then one atomic upsert through the State one."""
+def commit(batch: dict[str, np.ndarray], topics, state, space, seconds: dict[str, float] | None = None) -> int:
+    """Tag one batch through the Topics deployment, then one atomic upsert through the State one
+    (the seconds of each are added to ``seconds``)."""
     from topicserve.store import StoredDocument
 
+    seconds = {} if seconds is None else seconds
     batch = _unique_last(batch)
     texts = [str(t) for t in batch["text"]]
     vectors = np.asarray(np.stack(list(batch["vector"])), dtype=np.float32)
+    start = time.perf_counter()
     assigned = topics.assign.remote(texts, vectors).result()
+    seconds["topics_s"] = seconds.get("topics_s", 0.0) + time.perf_counter() - start
     now = datetime.now(UTC)
     docs = [
         StoredDocument(
@@ -180,7 +185,9 @@ def commit(batch: dict[str, np.ndarray], topics, state, space) -> int:
             batch["id"], texts, batch["timestamp"], batch["metadata"], assigned, strict=True
         )
     ]
+    start = time.perf_counter()
     state.upsert.remote(docs, vectors, space).result()
+    seconds["commit_s"] = seconds.get("commit_s", 0.0) + time.perf_counter() - start
     return len(docs)
 
 
@@ -273,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     from topicserve.settings import get_settings
     from topicserve.space import EmbeddingSpace
 
+    started = time.perf_counter()
     if bool(args.path) == bool(args.from_store):
         raise SystemExit("backfill: give a FILE_OR_DIR or --from-store TABLE (one of them)")
     args.storage_uri = args.storage_uri or get_settings().storage_uri
@@ -285,15 +293,31 @@ def run(args: argparse.Namespace) -> int:
         check_source_table(args, space)
     documents, origin = source(args)
     ds = pipeline(documents, args.app, space, args)
+    seconds = {"startup_s": time.perf_counter() - started, "wait_s": 0.0}
     done = 0
     with tqdm(desc="committed", unit="doc", disable=args.quiet) as bar:
-        for batch in ds.iter_batches(batch_size=args.commit_size, batch_format="numpy"):
-            n = commit(batch, handles["Topics"], handles["State"], space)
+        batches = iter(ds.iter_batches(batch_size=args.commit_size, batch_format="numpy"))
+        while True:
+            waited = time.perf_counter()
+            batch = next(batches, None)
+            seconds["wait_s"] += time.perf_counter() - waited  # Ray Data: read, check, embed
+            if batch is None:
+                break
+            n = commit(batch, handles["Topics"], handles["State"], space, seconds)
             done += n
             bar.update(n)
     skipped = " (ids already stored were skipped)" if args.resume else ""
     print(f"backfill: {done} documents committed to {args.app} from {origin}{skipped}")
+    if args.stats:
+        write_stats(Path(args.stats), done, time.perf_counter() - started, seconds, ds)
     return 0
+
+
+def write_stats(path: Path, done: int, total_s: float, seconds: dict[str, float], ds) -> None:
+    """Where the run's time went: start-up, waiting for Ray Data's batches, tagging, committing."""
+    stats = {"documents": done, "total_s": round(total_s, 2), **{k: round(v, 2) for k, v in seconds.items()}}
+    stats["ray_data"] = ds.stats()  # per-operator wall and CPU time, as Ray Data reports it
+    path.write_text(json.dumps(stats, indent=2) + "\n")
 
 
 def register(sub) -> None:
@@ -317,4 +341,5 @@ def register(sub) -> None:
     p.add_argument("--num-gpus", type=float, default=None, help="GPUs per embedding actor (default: 1 if any)")
     p.add_argument("--no-resume", dest="resume", action="store_false", help="embed ids already stored again")
     p.add_argument("--quiet", action="store_true", help="no progress bar of committed documents")
+    p.add_argument("--stats", metavar="FILE", help="write where the time went (JSON, with Ray Data's stats) here")
     p.set_defaults(func=run)
