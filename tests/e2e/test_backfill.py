@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from tests.e2e.conftest import APP, BASE, ROOT, deploy_app, local_config
+from tests.e2e.conftest import BASE, ROOT, local_config
 from tests.small_model import DIM, build_small_model
 from topicserve.settings import DEFAULT_MODEL
 
@@ -110,57 +110,76 @@ def test_a_bad_record_fails_the_run_naming_it_and_commits_nothing_of_its_batch(d
     assert requests.get(f"{BASE}/documents/{bad[0]['id']}", timeout=30).status_code == 404
 
 
-def _wait_for(ray, status: str, check=lambda: True, timeout: float = 600) -> dict:
-    """Poll until the app has ``status`` and ``check()`` holds (right after `serve deploy` the
-    previous version's status and /readyz may still answer)."""
+def _wait_for(ray, app: str, status: str, check=lambda: True, timeout: float = 600) -> dict:
+    """Poll until ``app`` has ``status`` and ``check()`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        app = ray.status().get("applications", {}).get(APP, {})
-        if app.get("status") == status and check():
-            return app
+        found = ray.status().get("applications", {}).get(app, {})
+        if found.get("status") == status and check():
+            return found
         time.sleep(2)
-    raise AssertionError(f"{APP} not {status} after {timeout}s: {ray.serve_status_text()}")
+    raise AssertionError(f"{app} not {status} after {timeout}s: {ray.serve_status_text()}")
 
 
-def _readyz() -> dict:
+def _readyz(prefix: str = "") -> dict:
     try:
-        return requests.get(f"{BASE}/readyz", timeout=10).json()
+        return requests.get(f"{BASE}{prefix}/readyz", timeout=10).json()
     except (requests.RequestException, ValueError):
         return {}
 
 
+def _with_small_app(config: dict, model: str, **env: str) -> dict:
+    """The tests' config plus a second application, SMALL at /small: the small model on the same
+    storage, each deployment at 0.01 CPU (the first app holds the test cluster's CPUs)."""
+    import copy
+
+    small = copy.deepcopy(config["applications"][0])
+    small.update(name=SMALL, route_prefix="/small")
+    small["runtime_env"]["env_vars"].update(TOPICSERVE_EMBEDDING_MODEL=model, **env)
+    for deployment in small["deployments"]:
+        deployment.pop("autoscaling_config", None)
+        deployment.update(num_replicas=1, ray_actor_options={"num_cpus": 0.01, "num_gpus": 0})
+    return {**config, "applications": [config["applications"][0], small]}
+
+
+SMALL = "topicserve-small"
+
+
 def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(deployed, app_zip, tmp_path):
+    """The upgrade as docs/store.md describes it, with the new model as a second application so the
+    first one never restarts (and keeps serving throughout)."""
     local_ray, storage = deployed
     old = docs("up", 4)
     assert requests.post(f"{BASE}/documents", json={"documents": old}, timeout=120).status_code == 200
     before = _readyz()["state"]
-    small = build_small_model(tmp_path / "small-model")  # 64-dim: another embedding space
+    model = str(build_small_model(tmp_path / "small-model"))  # 64-dim: another embedding space
+    base = local_config(app_zip, storage)
     try:
-        # Same table, another model: the deployment fails naming both spaces; nothing is mixed.
-        local_ray.deploy(local_config(app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(small)))
-        failed = _wait_for(local_ray, "DEPLOY_FAILED")
+        # The old table, another model: that application fails naming both spaces; nothing is mixed.
+        local_ray.deploy(_with_small_app(base, model))
+        failed = _wait_for(local_ray, SMALL, "DEPLOY_FAILED")
         message = failed.get("message", "") + local_ray.serve_status_text()
         assert "embedding space mismatch" in message and "'documents'" in message
         assert f"{DEFAULT_MODEL} (384-dim" in message and f"small-model ({DIM}-dim" in message
         assert "--from-store" in message  # and says how to upgrade
-        print("after the refused deploy, /readyz:", _readyz())
+        assert _readyz("/small").get("status") != "ready"
+        assert _readyz()["embedder"]["dim"] == 384  # the first application still serves
 
         # A new table for the new model: it serves, and backfill re-embeds the old table into it.
-        new = {"TOPICSERVE_EMBEDDING_MODEL": str(small), "TOPICSERVE_STORE_TABLE": "documents_small"}
-        local_ray.deploy(local_config(app_zip, storage, **new))
-        _wait_for(local_ray, "RUNNING", lambda: _readyz().get("embedder", {}).get("dim") == DIM)
-        assert _readyz()["state"]["table"] == "documents_small"
-        out = backfill(local_ray, "--from-store", "documents", "--storage-uri", str(storage))
+        local_ray.deploy(_with_small_app(base, model, TOPICSERVE_STORE_TABLE="documents_small"))
+        _wait_for(local_ray, SMALL, "RUNNING", lambda: _readyz("/small").get("status") == "ready")
+        assert _readyz("/small")["state"]["table"] == "documents_small"
+        out = backfill(local_ray, "--from-store", "documents", "--storage-uri", str(storage), "--app", SMALL)
         assert out.returncode == 0, out.stdout + out.stderr
+        assert f"{DEFAULT_MODEL} (384-dim" in out.stdout and f"small-model ({DIM}-dim" in out.stdout
         assert f"backfill: {before['documents']} documents committed" in out.stdout
-        assert f"small-model ({DIM}-dim" in out.stdout and f"{DEFAULT_MODEL} (384-dim" in out.stdout
-        moved = requests.get(f"{BASE}/documents/{old[1]['id']}", timeout=30).json()
+        moved = requests.get(f"{BASE}/small/documents/{old[1]['id']}", timeout=30).json()
         assert moved["text"] == old[1]["text"] and moved["metadata"] == {"n": 1}
         assert moved["timestamp"].startswith("2026-03-01")
-        hits = requests.post(f"{BASE}/search", json={"query": old[2]["text"], "k": 3}, timeout=60).json()
+        hits = requests.post(f"{BASE}/small/search", json={"query": old[2]["text"], "k": 3}, timeout=60).json()
         assert old[2]["id"] in [h["id"] for h in hits["results"]]  # searchable in the new space
     finally:
-        # Roll back: the old model on the old table, which the upgrade only read.
-        deploy_app(local_ray, app_zip, storage)
-        _wait_for(local_ray, "RUNNING", lambda: _readyz().get("embedder", {}).get("dim") == 384)
+        local_ray.deploy(base)  # the second application goes; the first was never touched
+    # The old table is as it was: the upgrade only read it.
     assert _readyz()["state"]["documents"] == before["documents"]
+    assert _readyz()["embedder"]["dim"] == 384
