@@ -44,7 +44,7 @@ def test_readyz_reports_models_and_store(client):
         ({"query": "x", "k": "ten"}, "k"),
         ({"query": "x", "since": "2026-02-30"}, "since"),
         ({"query": "x", "extra": 1}, "extra"),
-        ({"query": "x", "since": "2026-02-02T00:00:00Z", "until": "2026-02-01T00:00:00Z"}, "since"),
+        ({"query": "x", "since": "2026-02-02T00:00:00Z", "until": "2026-02-01T00:00:00Z"}, "until"),
     ],
 )
 def test_search_validation(client, body, field):

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit._quality_support import embed, embedder
-from topicserve.topic_rules import confidences, keep
 from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics.rules import confidences, keep
 
 ON_TOPIC = [
     "Conservators cleaned the bronze bust and removed the old wax from its surface.",

@@ -1,4 +1,5 @@
 """The LLM topic backend: ask a chat model for labels, snap them to the taxonomy, fall back on failure.
+The chat clients, prompts and reply parsing it uses live in topicserve/llm/.
 
 Per text: the prompt (a versioned file, see prompts.py) lists the taxonomy and asks for a JSON
 list of at most ``top_k`` topics. Each free-form label is then *snapped*: an exact (case-insensitive)
@@ -21,15 +22,9 @@ from topicserve.llm.base import ChatModel, LLMConfig, LLMError
 from topicserve.llm.parsing import parse_labels
 from topicserve.llm.prompts import Prompt, load_prompt
 from topicserve.taxonomy import Label
-from topicserve.topics import (
-    Assignment,
-    DecisionRule,
-    EmbedFn,
-    TextTopics,
-    TopicsConfig,
-    TopicScore,
-    ZeroShotBackend,
-)
+from topicserve.topics.base import Assignment, BackendContext, EmbedFn, TextTopics, TopicScore
+from topicserve.topics.config import TopicsConfig
+from topicserve.topics.zeroshot import ZeroShotBackend, build_zeroshot_backend
 
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 6000  # of document text; longer documents are cut in the prompt (not in the vector)
@@ -59,15 +54,15 @@ def make_chat_model(backend: str, config: LLMConfig) -> ChatModel:
         return FailedChatModel(f"{backend}:{config.model}", exc.message)
 
 
-def build_llm_backend(config: TopicsConfig, scorer, embed: EmbedFn, cache: dict) -> LLMBackend:
+def build_llm_backend(config: TopicsConfig, context: BackendContext) -> LLMBackend:
     key = f"{config.backend}|{config.llm.model_dump_json()}"
+    cache = context.chat_models
     if key not in cache:
         cache[key] = make_chat_model(config.backend, config.llm)
     prompt = load_prompt(config.llm.prompt)
     label_prompt = load_prompt(config.llm.label_prompt)
-    return LLMBackend(
-        cache[key], prompt, label_prompt, config.llm, ZeroShotBackend(scorer, DecisionRule.of(config)), embed
-    )
+    fallback = build_zeroshot_backend(config, context)
+    return LLMBackend(cache[key], prompt, label_prompt, config.llm, fallback, context.embed)
 
 
 class LLMBackend:
