@@ -81,9 +81,12 @@ def test_backfill_commits_through_the_service_and_resumes(deployed, tmp_path):
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in jsonl))
     rows = [{"id": d["id"], "text": d["text"], "timestamp": d["timestamp"], "n": i} for i, d in enumerate(parquet)]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "b.parquet")  # the extra column n goes into metadata
-    second = backfill(local_ray, str(tmp_path))
+    second = backfill(local_ray, str(tmp_path), "--stats", str(tmp_path / "stats.json"))
     assert second.returncode == 0, second.stdout + second.stderr
     assert "backfill: 20 documents committed" in second.stdout  # 12 JSONL + 8 Parquet; 12 skipped
+    stats = json.loads((tmp_path / "stats.json").read_text())  # where the time went (bench/backfill.py)
+    assert stats["documents"] == 20 and "EmbedBatch" in stats["ray_data"]
+    assert {"startup_s", "wait_s", "topics_s", "commit_s"} <= stats.keys()
     from_parquet = requests.get(f"{BASE}/documents/{parquet[3]['id']}", timeout=30).json()
     assert from_parquet["text"] == parquet[3]["text"] and from_parquet["metadata"] == {"n": 3}
 
