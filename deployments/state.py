@@ -5,6 +5,13 @@ Exactly one replica (one writer per table). Every store call runs in a worker th
 run side by side and never wait behind a slow call. Writes (bind, upsert, delete) are serialised
 by an `asyncio.Lock`, so batches commit one after another in arrival order. Index builds and
 compaction run in the store's own background thread (topicserve/store/maintenance.py).
+
+The State also re-tags stored documents when the taxonomy version changes (topicserve/retag.py):
+a task on its event loop polls the Topics deployment's version, and rows of another version are
+re-tagged in batches and written through the same serialising lock as every other write.
+
+The side tables beside the documents (feedback, query log: topicserve/store/service.py) are
+written here too, under a lock of their own.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ from __future__ import annotations
 import asyncio
 
 from ray import serve
+from ray.serve.handle import DeploymentHandle
 
+from deployments.handles import HandleClient
 from deployments.metrics import replica_metrics
+from topicserve.retag import RetagWorker
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
+from topicserve.store.service import SideStores
 
 
 @serve.deployment(
@@ -27,11 +38,20 @@ from topicserve.store import DocumentStore
     ray_actor_options={"num_cpus": 0.25},
 )
 class State:
-    def __init__(self) -> None:
-        self.store = DocumentStore(get_settings().storage_uri)
+    # Ray Serve awaits an async constructor (the re-tag task needs the replica's event loop).
+    async def __init__(self, topics: DeploymentHandle | None = None) -> None:  # type: ignore[misc]
+        settings = get_settings()
+        self.store = DocumentStore(settings.storage_uri)
+        self.side = SideStores(self.store, settings.storage_uri)  # feedback and query-log tables
+        self._side_writes = asyncio.Lock()  # their own: a document write never waits behind the query log
         self._writes = asyncio.Lock()
         self.metrics = replica_metrics()
         self.metrics.store_size(len(self.store))
+        self.retag: RetagWorker | None = None
+        if topics is not None:
+            tagger = HandleClient(topics, timeout_s=settings.handle_timeout_s)  # has .version() and .tag()
+            self.retag = RetagWorker(self.store, tagger, batch_size=settings.retag_batch_size, write=self._write)
+            self._retag_task = asyncio.get_running_loop().create_task(self.retag.run_forever(settings.retag_idle_s))
 
     async def _write(self, method, *args, **kwargs):
         async with self._writes:
@@ -70,4 +90,49 @@ class State:
         return await asyncio.to_thread(self.store.trends, now, window, baseline, bin, **options)
 
     async def stats(self):
-        return await asyncio.to_thread(self.store.stats)
+        stats = await asyncio.to_thread(self.store.stats)
+        return stats | {"retag": await self.retag_status()}
+
+    async def retag_status(self, count: bool = True):
+        """{version, done, total, in_progress} of the background re-tag (counted in the table);
+        ``count=False``: {version, in_progress} from memory (search and trends ask on every call)."""
+        if self.retag is None:
+            return {"version": None, "done": 0, "total": 0, "in_progress": False}
+        return await self.retag.status(count)
+
+    # ---- feedback, query log, the search cache's generation (issue 13 section 4) --------------
+    def generation(self) -> str:
+        """Changes with every commit of the documents table: no thread, no I/O (asked on every search)."""
+        return self.side.generation()
+
+    async def _side_write(self, method, *args):
+        async with self._side_writes:
+            return await asyncio.to_thread(method, *args)
+
+    async def feedback_add(self, doc_id, items, request_id=None):
+        return await self._side_write(self.side.feedback_add, doc_id, items, request_id)
+
+    async def feedback_list(self, doc_id):
+        return await asyncio.to_thread(self.side.feedback_list, doc_id)
+
+    def feedback_generation(self) -> int:
+        return self.side.feedback_generation()
+
+    async def feedback_examples(self, max_per_label):
+        return await asyncio.to_thread(self.side.feedback_examples, max_per_label)
+
+    async def feedback_documents(self, limit):
+        return await asyncio.to_thread(self.side.feedback_documents, limit)
+
+    async def log_queries(self, rows):
+        return await self._side_write(self.side.log_queries, rows)
+
+    async def top_queries(self, limit, since=None):
+        return await asyncio.to_thread(self.side.top_queries, limit, since)
+
+    async def sample_vectors(self, limit: int, min_count: int = 1):
+        """(document count, up to ``limit`` stored vectors or None below ``min_count``): the pool the
+        Topics deployment refines its scores from (topicserve/topics/refine.py)."""
+        from topicserve.store.sample import sample_vectors
+
+        return await asyncio.to_thread(sample_vectors, self.store, limit, min_count)

@@ -1,6 +1,6 @@
 """A table of bad inputs across every route, and the checks each one must pass.
 
-Run by tests/unit/test_bad_inputs.py (the in-process app) and tests/e2e/test_bad_inputs.py (the
+Run by tests/unit/api/test_bad_inputs.py (the in-process app) and tests/e2e/test_bad_inputs.py (the
 deployed app), both with an API key set. Every case must answer its status with the one JSON error
 shape naming its field, leak nothing of the server (paths, storage location, key, tracebacks), and
 write nothing (the document count in /readyz does not change).
@@ -588,6 +588,65 @@ MANAGE = [
     post("search: mode null", S, {"query": "art", "mode": None}, 422, "mode"),
 ]
 
+FB = "/documents/bad-doc/feedback"  # no such document: every body check comes before the 404
+VERDICT = {"topic": "painting", "verdict": "confirmed"}
+QT = "/queries/top"
+FEEDBACK = [
+    post("feedback: empty body", FB, {}, 422, "topic"),
+    post("feedback: no verdict", FB, {"topic": "painting"}, 422, "verdict"),
+    post("feedback: verdict maybe", FB, {**VERDICT, "verdict": "maybe"}, 422, "verdict"),
+    post("feedback: verdict is true", FB, {**VERDICT, "verdict": True}, 422, "verdict"),
+    post("feedback: topic not configured", FB, {**VERDICT, "topic": "astrology"}, 422, "topic"),
+    post("feedback: topic is an int", FB, {**VERDICT, "topic": 3}, 422, "topic"),
+    post("feedback: topic blank", FB, {**VERDICT, "topic": "  "}, 422, "topic"),
+    post("feedback: topic 201 chars", FB, {**VERDICT, "topic": "t" * 201}, 422, "topic"),
+    post("feedback: note 2001 chars", FB, {**VERDICT, "note": "n" * 2001}, 422, "note"),
+    post("feedback: unknown field", FB, {**VERDICT, "score": 1.0}, 422, "score"),
+    post("feedback: a list body", FB, [VERDICT], 422, "body"),
+    post("feedback: items empty", FB, {"items": []}, 422, "items"),
+    post("feedback: 51 items", FB, {"items": [VERDICT] * 51}, 422, "items"),
+    post("feedback: items and a topic", FB, {**VERDICT, "items": [VERDICT]}, 422, "items"),
+    post(
+        "feedback: the same topic twice",
+        FB,
+        {"items": [VERDICT, {**VERDICT, "topic": "PAINTING", "verdict": "rejected"}]},
+        422,
+        "items",
+    ),
+    post(
+        "feedback: second item's topic not configured",
+        FB,
+        {"items": [VERDICT, {"topic": "astrology", "verdict": "added"}]},
+        422,
+        "items.1.topic",
+    ),
+    post("feedback: item unknown field", FB, {"items": [{**VERDICT, "weight": 2}]}, 422, "items.0.weight"),
+    Case(
+        "feedback: note lone surrogate",
+        "POST",
+        FB,
+        422,
+        "note",
+        raw=b'{"topic": "painting", "verdict": "added", "note": "\\ud800"}',
+    ),
+    post("feedback: unknown document", FB, VERDICT, 404, "id"),
+    get("feedback: list of an unknown document", FB, 404, "id"),
+    post("feedback: id with a space", "/documents/a%20b/feedback", VERDICT, 422, "id"),
+    post("feedback: id ...", "/documents/.../feedback", VERDICT, 422, "id"),
+    post("feedback: without a key", FB, VERDICT, 401, "authorization", key=None),
+    get("feedback: list with a wrong key", FB, 401, "authorization", key="nope"),
+    Case("feedback: PUT", "PUT", FB, 405, None, json=VERDICT),
+    get("top queries: limit 0", QT, 422, "limit", params={"limit": "0"}),
+    get("top queries: limit 1001", QT, 422, "limit", params={"limit": "1001"}),
+    get("top queries: limit abc", QT, 422, "limit", params={"limit": "abc"}),
+    get("top queries: naive since", QT, 422, "since", params={"since": "2026-01-01T00:00:00"}),
+    get("top queries: unknown parameter", QT, 422, "query", params={"query": "art"}),
+    get("top queries: without a key", QT, 401, "authorization", key=None),
+    post("eval: source magic", EV, {"source": "magic"}, 422, "source"),
+    post("eval: source feedback and items", EV, {"source": "feedback", "items": [EVAL_ITEM]}, 422, "items"),
+    post("eval: source is a list", EV, {"source": ["feedback"]}, 422, "source"),
+]
+
 ROUTES = [
     get("route: unknown", "/no-such-route", 404, None),
     get("route: unknown under v1", "/v1/models", 404, None),
@@ -607,6 +666,7 @@ CASES: list[Case] = [
     *EMBEDDINGS,
     *EVALUATE,
     *MANAGE,
+    *FEEDBACK,
     *AUTH,
     *ROUTES,
 ]

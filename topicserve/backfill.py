@@ -170,7 +170,7 @@ def commit(batch: dict[str, np.ndarray], topics, state, space, seconds: dict[str
     texts = [str(t) for t in batch["text"]]
     vectors = np.asarray(np.stack(list(batch["vector"])), dtype=np.float32)
     start = time.perf_counter()
-    assigned = topics.assign.remote(texts, vectors).result()
+    tagged = topics.tag.remote(texts, vectors).result()  # topics, nearest labels, taxonomy version
     seconds["topics_s"] = seconds.get("topics_s", 0.0) + time.perf_counter() - start
     now = datetime.now(UTC)
     docs = [
@@ -180,9 +180,11 @@ def commit(batch: dict[str, np.ndarray], topics, state, space, seconds: dict[str
             timestamp=datetime.fromisoformat(str(ts)) if ts else now,
             metadata=json.loads(str(meta)),
             topics=tags,
+            taxonomy_version=tagged.version,
+            nearest=near,
         )
-        for doc_id, text, ts, meta, tags in zip(
-            batch["id"], texts, batch["timestamp"], batch["metadata"], assigned, strict=True
+        for doc_id, text, ts, meta, tags, near in zip(
+            batch["id"], texts, batch["timestamp"], batch["metadata"], tagged.topics, tagged.nearest, strict=True
         )
     ]
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Topic discovery: cluster the documents no taxonomy topic fits, and describe each cluster. Ray-free.
 
-Unmatched documents (no taxonomy topic, or a best score under ``unmatched_below``) are clustered
+Unmatched documents (no taxonomy topic, or a best topic confidence under ``unmatched_below``) are clustered
 by agglomerative clustering on their vectors (cosine distance, average linkage, cut at
 ``distance_threshold``; the number of clusters follows from the data). Clusters with at least
 ``min_cluster_size`` documents become *candidate topics*, each described by its c-TF-IDF keywords
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 class DiscoveryParams(BaseModel):
     enabled: bool = True
     unmatched_below: float | None = Field(
-        None, description="Also count documents whose best topic score is below this as unmatched."
+        None, ge=0.0, le=1.0, description="Also count documents whose best topic confidence is below this."
     )
     min_cluster_size: int = Field(3, ge=2, le=1000)
     distance_threshold: float = Field(0.75, gt=0, le=2, description="Cosine distance at which clusters stop merging.")

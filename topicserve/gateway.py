@@ -9,18 +9,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from topicserve import feedback
 from topicserve import schemas as s
+from topicserve.cache import SearchCache
 from topicserve.errors import InvalidInput, NotFound, NotReady
 from topicserve.evaluation import EvalItem, EvalReport, run_evaluation
 from topicserve.evaluation.report import to_markdown
 from topicserve.metrics import NO_METRICS, Metrics
+from topicserve.querylog import QueryLog
 from topicserve.redact import redact
+from topicserve.settings import get_settings
 from topicserve.space import EmbeddingSpace
 from topicserve.store import StoredDocument
 from topicserve.trends import parse_duration
@@ -51,6 +56,14 @@ class Gateway:
         self.embedder, self.topics, self.state = embedder, topics, state
         self.metrics = metrics
         self.space: EmbeddingSpace | None = None
+        settings = get_settings()
+        self.cache: SearchCache[s.SearchResponse] = SearchCache(settings.search_cache_size)
+        self.querylog = QueryLog(
+            lambda rows: self.state.log_queries(rows),
+            enabled=settings.query_log,
+            batch=settings.query_log_batch,
+            every_s=settings.query_log_flush_s,
+        )
 
     async def startup(self) -> None:
         """Learn the embedder's space and bind the store to it; a mismatch fails loudly here."""
@@ -63,7 +76,8 @@ class Gateway:
         if self.space is None:
             raise NotReady("starting: embedding space not bound to the store yet")
         embedder, topics, state = await asyncio.gather(self.embedder.info(), self.topics.info(), self.state.stats())
-        return public({"status": "ready", "embedder": embedder, "topics": topics, "state": state})
+        retag = state.get("retag")  # {version, done, total, in_progress}: the background re-tag
+        return public({"status": "ready", "embedder": embedder, "topics": topics, "state": state, "retag": retag})
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(await self.embedder.embed(texts), dtype=np.float32)
@@ -99,11 +113,19 @@ class Gateway:
         space = self._space()
         texts = [d.text for d in req.documents]
         vectors = await self._embed(texts)
-        topics = await self.topics.assign(texts, vectors)
+        tagged = await self.topics.tag(texts, vectors)  # topics, nearest labels and their taxonomy version
         now = datetime.now(UTC)
         docs = [
-            StoredDocument(id=d.id, text=d.text, timestamp=d.timestamp or now, metadata=d.metadata, topics=t)
-            for d, t in zip(req.documents, topics, strict=True)
+            StoredDocument(
+                id=d.id,
+                text=d.text,
+                timestamp=d.timestamp or now,
+                metadata=d.metadata,
+                topics=t,
+                taxonomy_version=tagged.version,
+                nearest=n,
+            )
+            for d, t, n in zip(req.documents, tagged.topics, tagged.nearest, strict=True)
         ]
         await self.state.upsert(docs, vectors, space)  # all or nothing, in the single writer
         self.metrics.ingested(len(docs))
@@ -112,6 +134,7 @@ class Gateway:
             ingested=len(docs),
             documents=[s.IngestedDocument(id=d.id, topics=d.topics) for d in docs],
             model=space.model,
+            taxonomy_version=tagged.version,
         )
 
     async def get_document(self, doc_id: str) -> s.DocumentOut:
@@ -138,7 +161,27 @@ class Gateway:
             documents=[s.DocumentOut.model_validate(d.model_dump()) for d in docs], next_cursor=next_cursor
         )
 
-    async def search(self, req: s.SearchRequest) -> s.SearchResponse:
+    async def search(self, req: s.SearchRequest, request_id: str | None = None) -> s.SearchResponse:
+        """A search, from the cache when the same request met the same store generation; logged
+        (when the query log is on) after the answer is ready, without waiting for the write."""
+        started = time.perf_counter()
+        key = req.model_dump_json()
+        # An answer depends on the store's commits and on the taxonomy state it reports (a config
+        # change moves the version before any re-tag commit): both are in the cache's generation.
+        retag = await self.state.retag_status(count=False)
+        generation = None
+        if self.cache.enabled:
+            generation = f"{await self.state.generation()}/{retag['version']}/{retag['in_progress']}"
+        found = self.cache.get(generation, key) if generation is not None else None
+        if found is None:
+            found = await self._search(req, retag)
+            if generation is not None:
+                self.cache.put(generation, key, found)
+        ms = (time.perf_counter() - started) * 1000
+        self.querylog.record(req.query, [r.id for r in found.results], round(ms, 3), request_id)
+        return found
+
+    async def _search(self, req: s.SearchRequest, retag: dict) -> s.SearchResponse:
         space = self._space()
         vector = (await self._embed([req.query]))[0] if req.mode != "keyword" else None
         filters = {"topic": req.topic, "since": req.since, "until": req.until}
@@ -148,6 +191,8 @@ class Gateway:
         return s.SearchResponse(
             results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in hits],
             model=space.model,
+            taxonomy_version=retag["version"],
+            mixed=retag["in_progress"],
         )
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
@@ -184,7 +229,16 @@ class Gateway:
             raise InvalidInput("bin is too small for window + baseline (over 2000 bins)", field="bin")
         at = now or datetime.now(UTC)  # a request's `now` is already timezone-aware UTC (schemas.Timestamp)
         discovery = {"enabled": candidates, "unmatched_below": unmatched_below}
-        result = await self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery)
+        settings = get_settings()
+        drift = {"k": settings.drift_k, "history": settings.drift_history, "min_docs": settings.drift_min_docs}
+        result, retag = await asyncio.gather(
+            self.state.trends(at, w, b, step, min_count=min_count, discovery=discovery, drift=drift),
+            self.state.retag_status(count=False),
+        )
+        versions = result.get("taxonomy_versions") or {}
+        result["taxonomy_version"] = retag["version"]
+        current = retag["version"]
+        result["mixed"] = len(versions) > 1 or (current is not None and bool(versions) and current not in versions)
         if result.get("candidates"):
             names = await self.topics.name_clusters(
                 [{"keywords": c["keywords"], "examples": c["examples"]} for c in result["candidates"]]
@@ -201,20 +255,53 @@ class Gateway:
             window=window, baseline=baseline, bin=bin or "auto", now=at, min_count=min_count, **result
         )
 
+    # ---- feedback and the query log (issue 13 section 4) ----------------------------------------
+    async def post_feedback(self, doc_id: str, req: s.FeedbackRequest, request_id: str | None) -> s.FeedbackResponse:
+        items = feedback.resolve_topics(req, (await self.topics.info())["labels"])
+        records = await self.state.feedback_add(doc_id, items, request_id)  # 404 unknown doc; one commit
+        return feedback.as_response(doc_id, records, posted=True)
+
+    async def list_feedback(self, doc_id: str) -> s.FeedbackResponse:
+        return feedback.as_response(doc_id, await self.state.feedback_list(doc_id), posted=False)
+
+    async def top_queries(self, limit: int, since: datetime | None) -> s.TopQueriesResponse:
+        await self.querylog.flush()  # this replica's pending rows first
+        rows = await self.state.top_queries(limit, since) if self.querylog.enabled else []
+        return s.TopQueriesResponse(queries=[s.TopQuery(**r) for r in rows], enabled=self.querylog.enabled)
+
     async def evaluate(self, req: s.EvaluateRequest) -> s.EvaluateResponse:
+        if req.source == "feedback":
+            return await self._evaluate_feedback(req)
+        assert req.items is not None  # the request model requires items unless source is feedback
         items = [EvalItem(text=i.text, human_topics=i.human_topics, label=i.label) for i in req.items]
+        return await self._evaluate(items, req.against)
+
+    async def _evaluate_feedback(self, req: s.EvaluateRequest) -> s.EvaluateResponse:
+        """The feedback so far as an evaluation set: gold = confirmed/added topics, rejected = negatives."""
+        docs = await self.state.feedback_documents(s.MAX_ITEMS)
+        items = feedback.feedback_items(docs)
+        if not items:
+            raise InvalidInput("no confirmed or added topic has been given as feedback yet", field="source")
+        texts = [d["text"] for d in docs]
+        given = await self.topics.assign(texts, await self._embed(texts))
+        response = await self._evaluate(items, req.against)
+        response.feedback = feedback.rejected_summary(docs, [[t.label for t in row] for row in given])
+        return response
+
+    async def _evaluate(self, items: list[EvalItem], against: s.EvaluateAgainst | None) -> s.EvaluateResponse:
         vectors = await self._embed([i.text for i in items])
 
         async def run(override: dict | None, name: str) -> EvalReport:
             async def assign(texts, vecs):
-                return await self.topics.assign_detailed(texts, vecs, None, None, None, override)
+                # the batch refines its own scores when the store is smaller (no gold labels are used)
+                return await self.topics.assign_detailed(texts, vecs, None, None, None, override, True)
 
             meta = await self.topics.info(override)  # the same description the CLI reports (TopicModel.info)
             return await run_evaluation(items, vectors, assign, self._embed, meta["labels"], name=name, config=meta)
 
         reports = [await run(None, "current")]
-        if req.against is not None:  # a TopicsOverride: the Topics replica applies it to its own config
-            reports.append(await run(req.against.model_dump(exclude_none=True), "against"))
+        if against is not None:  # a TopicsOverride: the Topics replica applies it to its own config
+            reports.append(await run(against.model_dump(exclude_none=True), "against"))
         main = reports[0]
         return s.EvaluateResponse(
             items=main.items,

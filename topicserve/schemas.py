@@ -240,6 +240,7 @@ class IngestResponse(BaseModel):
     ingested: int
     documents: list[IngestedDocument]
     model: str
+    taxonomy_version: str | None = Field(None, description="The taxonomy version the topics were computed with.")
 
 
 class DocumentOut(BaseModel):
@@ -248,6 +249,9 @@ class DocumentOut(BaseModel):
     timestamp: datetime
     metadata: dict[str, Any]
     topics: list[TopicScore]
+    taxonomy_version: str | None = Field(
+        None, description="The taxonomy version of `topics` (null: stored before versions were recorded)."
+    )
 
 
 # ---- document management (store issue 10): delete, list ---------------------------------------
@@ -318,9 +322,20 @@ class SearchResult(DocumentOut):
     score: float
 
 
+class RetagProgress(BaseModel):
+    """The background re-tag: ``done`` of ``total`` documents carry ``version`` (counted in the store)."""
+
+    version: str | None = None
+    done: int = 0
+    total: int = 0
+    in_progress: bool = False
+
+
 class SearchResponse(BaseModel):
     results: list[SearchResult]
     model: str
+    taxonomy_version: str | None = Field(None, description="The current taxonomy version (topic filters use it).")
+    mixed: bool = Field(False, description="True while stored documents are still being re-tagged to it.")
 
 
 # ---- topics ---------------------------------------------------------------------------------
@@ -374,7 +389,11 @@ class TrendsQuery(BaseModel):
     min_count: int = Field(2, ge=1, le=100000, description="Least recent count for a topic to trend.")
     candidates: bool = Field(True, description="Discover candidate topics among unmatched documents.")
     unmatched_below: float | None = Field(
-        None, ge=-1.0, le=1.0, description="Also treat documents whose best topic scores below this as unmatched."
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Also treat documents whose best topic confidence (the decision rule's, in [0, 1]) is "
+        "below this as unmatched; topics without a confidence (threshold rule, LLM) are matches.",
     )
 
 
@@ -398,6 +417,31 @@ class Trend(BaseModel):
     promote_as: Label | None = Field(None, description="Candidates: paste into the Topics user_config `promote:`.")
 
 
+class DriftFlag(BaseModel):
+    metric: Literal["tagged_share", "nearest_score"]
+    value: float
+    direction: Literal["down", "up"]
+    recent_range: list[float]
+
+
+class DriftBin(BaseModel):
+    start: datetime
+    documents: int
+    tagged_share: float | None = Field(None, description="Share of the bin's documents with at least one topic.")
+    nearest_score: float | None = Field(None, description="Mean score of each document's nearest label.")
+    flags: list[DriftFlag] = Field(default_factory=list)
+
+
+class Drift(BaseModel):
+    """Does the taxonomy still cover what arrives? (topicserve/drift.py)"""
+
+    method: str
+    params: dict[str, float | int]
+    bins: list[DriftBin]
+    alerts: list[DriftBin] = Field(default_factory=list, description="The bins with a flag.")
+    hint: str | None = Field(None, description="What to do when coverage drops: discovery, then promote.")
+
+
 class TrendsResponse(BaseModel):
     trending: list[Trend]
     topics: list[Trend]
@@ -409,6 +453,12 @@ class TrendsResponse(BaseModel):
     min_count: int = 2
     now: datetime
     method: str
+    taxonomy_version: str | None = Field(None, description="The current taxonomy version.")
+    taxonomy_versions: dict[str, int] = Field(
+        default_factory=dict, description="Documents of the time range per taxonomy version ('unknown': unrecorded)."
+    )
+    mixed: bool = Field(False, description="True when the range holds documents of more than one version.")
+    drift: Drift | None = None
 
 
 # ---- evaluate -------------------------------------------------------------------------------
@@ -428,7 +478,10 @@ class EvaluateItem(Strict):
 
 
 class EvaluateRequest(Strict):
-    items: list[EvaluateItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    source: Literal["items", "feedback"] = Field(
+        "items", description="items: the `items` given; feedback: the feedback collected so far (no `items`)."
+    )
+    items: list[EvaluateItem] | None = Field(None, min_length=1, max_length=MAX_ITEMS, validate_default=True)
     against: EvaluateAgainst | None = Field(
         None,
         description="The server's Topics configuration with other labels, threshold, top_k, calibration or "
@@ -437,8 +490,14 @@ class EvaluateRequest(Strict):
 
     @field_validator("items")
     @classmethod
-    def _budget(cls, items: list[EvaluateItem]) -> list[EvaluateItem]:
-        within_budget([t for i in items for t in (i.text, *i.human_topics, i.label or "")])
+    def _budget(cls, items: list[EvaluateItem] | None, info: ValidationInfo) -> list[EvaluateItem] | None:
+        source = info.data.get("source", "items")
+        if source == "feedback" and items is not None:
+            raise ValueError('give items, or source "feedback" without items; not both')
+        if source == "items" and items is None:
+            raise ValueError('give items (1 to 256), or source "feedback"')
+        if items:
+            within_budget([t for i in items for t in (i.text, *i.human_topics, i.label or "")])
         return items
 
 
@@ -455,3 +514,99 @@ class EvaluateResponse(BaseModel):
     fallback_reason: str | None = None
     table: str = Field("", description="The vibe-check and metrics tables as Markdown.")
     against: EvalReport | None = Field(None, description="The same evaluation under the `against` configuration.")
+    feedback: FeedbackEvaluation | None = Field(None, description='With source "feedback": what was evaluated.')
+
+
+# ---- feedback (issue 13 section 4) ----------------------------------------------------------
+Verdict = Literal["confirmed", "rejected", "added"]
+MAX_FEEDBACK_ITEMS = 50
+
+
+class FeedbackItem(Strict):
+    topic: Name = Field(description="A configured topic label (or a promoted candidate); case-insensitive.")
+    verdict: Verdict = Field(
+        description="confirmed: the document has this topic as tagged; rejected: it has not; "
+        "added: it has this topic although it was not tagged with it."
+    )
+    note: str | None = Field(None, max_length=2000)
+
+
+class FeedbackRequest(Strict):
+    """One verdict (``topic``, ``verdict``, ``note``) or several (``items``); not both."""
+
+    topic: Name | None = None
+    verdict: Verdict | None = None
+    note: str | None = Field(None, max_length=2000)
+    items: list[FeedbackItem] | None = Field(None, min_length=1, max_length=MAX_FEEDBACK_ITEMS)
+
+    @field_validator("items")
+    @classmethod
+    def _distinct(cls, items: list[FeedbackItem] | None, info: ValidationInfo) -> list[FeedbackItem] | None:
+        if any(info.data.get(k) is not None for k in ("topic", "verdict", "note")):
+            raise ValueError("give topic and verdict, or items; not both")
+        seen: set[str] = set()
+        for item in items or []:
+            if item.topic.lower() in seen:
+                raise ValueError(f"topic {item.topic!r} appears twice (topics are compared case-insensitively)")
+            seen.add(item.topic.lower())
+        return items
+
+    def all_items(self) -> list[FeedbackItem]:
+        """The verdicts as a list; a request with neither kind names the missing field."""
+        if self.items is not None:
+            return self.items
+        from topicserve.errors import InvalidInput
+
+        for name in ("topic", "verdict"):
+            if getattr(self, name) is None:
+                raise InvalidInput(f"{name}: field required (or give items)", field=name)
+        return [FeedbackItem.model_validate({"topic": self.topic, "verdict": self.verdict, "note": self.note})]
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    topic: str
+    verdict: Verdict
+    note: str | None = None
+    timestamp: datetime
+    request_id: str | None = None
+
+
+class FeedbackResponse(BaseModel):
+    document_id: str
+    stored: int = Field(0, description="Verdicts stored by this request (POST).")
+    feedback: list[FeedbackOut] = Field(
+        description="POST: the verdicts stored; GET: all of the document's, oldest first."
+    )
+    current: dict[str, Verdict] = Field(
+        default_factory=dict, description="GET: each topic's newest verdict (what prototypes and /evaluate use)."
+    )
+
+
+class FeedbackEvaluation(BaseModel):
+    documents: int = Field(description="Documents with feedback that were evaluated (the newest, at most 256).")
+    positive_items: int = Field(description="Of them, with confirmed/added topics (the gold topics of `items`).")
+    rejected: int = Field(description="Rejected (document, topic) pairs: negatives.")
+    rejected_still_given: int = Field(description="Rejected pairs the model still tags (false positives).")
+    rejected_rate: float | None = Field(None, description="rejected_still_given / rejected (lower is better).")
+
+
+# ---- query log ------------------------------------------------------------------------------
+class TopQueriesQuery(BaseModel):
+    """The query of GET /queries/top. Lax types (a query string is all strings), no unknown parameters."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    limit: int = Field(10, ge=1, le=1000, description="How many queries.")
+    since: Timestamp | None = Field(None, description="Only searches at or after this time (with a timezone).")
+
+
+class TopQuery(BaseModel):
+    query: str = Field(description="The query text, lower-cased with whitespace collapsed.")
+    count: int
+    last_seen: datetime
+
+
+class TopQueriesResponse(BaseModel):
+    queries: list[TopQuery]
+    enabled: bool = Field(description="Whether the query log is on (TOPICSERVE_QUERY_LOG).")

@@ -117,6 +117,26 @@ class Settings(BaseSettings):
     embed_watchdog_s: float = Field(
         300.0, gt=0, description="An embedding batch running longer than this fails the Embedder's health check."
     )
+    # -- re-tag and drift (docs/quality.md "State that follows the taxonomy") --
+    retag_batch_size: int = Field(256, ge=1, le=10_000, description="Documents re-tagged per commit.")
+    retag_idle_s: float = Field(2.0, gt=0, description="How often the State checks the taxonomy version when idle.")
+    drift_k: float = Field(3.0, gt=0, description="/trends drift: spreads from the recent mean that flag a bin.")
+    drift_history: int = Field(6, ge=2, description="/trends drift: previous bins that make the recent range.")
+    drift_min_docs: int = Field(10, ge=1, description="/trends drift: bins with fewer documents are not judged.")
+    # -- query log and search cache (docs/operations.md) --
+    query_log: bool = Field(
+        False,
+        description="Log every search (query text, time, result ids, latency, request id) in the store's "
+        "`queries` table. The query text is user data: enabling the log stores it.",
+    )
+    query_log_days: float = Field(30.0, gt=0, description="Query-log rows older than this are pruned.")
+    query_log_max_rows: int = Field(100_000, ge=1, description="At most this many query-log rows (oldest go first).")
+    query_log_prune_s: float = Field(60.0, ge=0, description="Prune the query log at most this often.")
+    query_log_flush_s: float = Field(2.0, ge=0, description="Logged queries are written in batches this often.")
+    query_log_batch: int = Field(64, ge=1, description="...or as soon as this many are pending.")
+    search_cache_size: int = Field(
+        256, ge=0, description="Identical /search requests answered from an LRU of this size per Ingress (0: off)."
+    )
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -160,16 +160,38 @@ def trends_from_columns(
 @dataclass
 class ReportColumns:
     """The documents of the time range for a report: topic columns, each document's best topic
-    score (NaN: no topic), and loaders that fetch texts/vectors for a few documents only."""
+    confidence (NaN: no topic; see `best_confidence`), and loaders that fetch texts/vectors for a few
+    documents only. ``nearest_score``: each document's nearest-label score, kept or not (NaN:
+    unknown; drift); ``versions``: how many documents of the range carry each taxonomy version."""
 
     topics: TopicColumns
-    best_score: np.ndarray
+    best_confidence: np.ndarray
     sample: Callable[[np.ndarray], tuple[list[str], np.ndarray]]  # document indices -> texts, vectors
     texts: Callable[[np.ndarray], list[str]]  # document indices -> texts
+    nearest_score: np.ndarray | None = None
+    versions: dict[str, int] | None = None
+
+    def tagged(self) -> np.ndarray:
+        return np.bincount(self.topics.pair_doc, minlength=len(self.topics.times_us)) > 0
+
+    def nearest(self) -> np.ndarray:
+        """The nearest-label score; NaN where unknown (rows stored before ``nearest`` existed: the
+        best confidence is on another scale, so it is no stand-in)."""
+        if self.nearest_score is None:
+            return np.full(len(self.best_confidence), np.nan)
+        return self.nearest_score
 
 
 def empty_report() -> dict[str, Any]:
-    return {"trending": [], "topics": [], "method": METHOD, "candidates": [], "unmatched_documents": 0}
+    return {
+        "trending": [],
+        "topics": [],
+        "method": METHOD,
+        "candidates": [],
+        "unmatched_documents": 0,
+        "taxonomy_versions": {},
+        "drift": None,
+    }
 
 
 def trend_report(
@@ -182,24 +204,43 @@ def trend_report(
     bin: timedelta,
     min_count: int = 2,
     discovery: dict | None = None,
+    drift: dict | None = None,
 ) -> dict[str, Any]:
     """Trends over document objects (.text, .timestamp, .topics) and their vectors (small sets, tests)."""
     topics = TopicColumns.from_events((d.timestamp, [t.label for t in d.topics]) for d in docs)
-    best = np.array([max((t.score for t in d.topics), default=np.nan) for d in docs], np.float64)
+    best = np.array([best_confidence([t.confidence for t in d.topics]) for d in docs], np.float64)
+    nearest = [getattr(d, "nearest", None) for d in docs]
     vectors = np.asarray(vectors)
     columns = ReportColumns(
         topics,
         best,
         sample=lambda idx: ([docs[i].text for i in idx], vectors[idx]),
         texts=lambda idx: [docs[i].text for i in idx],
+        nearest_score=np.array([n.score if n is not None else np.nan for n in nearest], np.float64),
     )
     return report_from_columns(
-        columns, now=now, window=window, baseline=baseline, bin=bin, min_count=min_count, discovery=discovery
+        columns,
+        now=now,
+        window=window,
+        baseline=baseline,
+        bin=bin,
+        min_count=min_count,
+        discovery=discovery,
+        drift=drift,
     )
+
+
+def best_confidence(confidences) -> float:
+    """A document's best topic confidence, what ``unmatched_below`` compares: on the decision rule's
+    [0, 1] scale whatever the score calibration (scores are z-scores, unbounded). A topic kept by a
+    rule with no calibrated confidence (threshold rule, LLM) counts as 1.0: it is a match. NaN: no
+    topic at all."""
+    values = [1.0 if c is None else float(c) for c in confidences]
+    return max(values) if values else float("nan")
 
 
 def _unmatched(columns: ReportColumns, in_range: np.ndarray, below: float | None) -> np.ndarray:
-    best = columns.best_score
+    best = columns.best_confidence
     weak = np.isnan(best) | ((best < below) if below is not None else np.zeros(len(best), bool))
     return in_range & weak
 
@@ -213,6 +254,7 @@ def report_from_columns(
     bin: timedelta,
     min_count: int = 2,
     discovery: dict | None = None,
+    drift: dict | None = None,
 ) -> dict[str, Any]:
     """Trends plus candidate topics: discovery clusters a bounded sample of the newest unmatched
     documents (only their vectors are fetched), against a bounded sample of matched texts."""
@@ -250,7 +292,24 @@ def report_from_columns(
         _describe(t_, candidates.get(t_["topic"]))
     report = empty_report() | {"trending": trending, "topics": topics, "unmatched_documents": len(pool)}
     report["candidates"] = [t_ for t_ in topics if t_["candidate"]]
+    report["taxonomy_versions"] = columns.versions or {}
+    report["drift"] = _drift(columns, now=now, span=window + baseline, bin=bin, params=drift)
     return report
+
+
+def _drift(columns: ReportColumns, *, now: datetime, span: timedelta, bin: timedelta, params: dict | None):
+    from topicserve.drift import DriftParams, drift_report
+
+    n_bins = max(1, math.ceil(span / bin))  # the trends' bins: they end at `now`
+    return drift_report(
+        columns.topics.times_us,
+        columns.tagged(),
+        columns.nearest(),
+        origin=now - n_bins * bin,
+        bin=bin,
+        n_bins=n_bins,
+        params=DriftParams.model_validate(params or {}),
+    )
 
 
 def _describe(topic: dict, cluster) -> None:

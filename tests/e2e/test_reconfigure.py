@@ -1,4 +1,5 @@
-"""Topics `user_config` changes apply live through `reconfigure`: new taxonomy, same replica."""
+"""Topics `user_config` changes apply live through `reconfigure`: new taxonomy, same replica, and
+the stored documents are re-tagged to the new taxonomy version in the background (/readyz shows it)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,26 @@ def _replica_pids(ray) -> dict[str, int]:
     }
 
 
+def _retag_done(http, version: str | None = None, timeout_s: float = 120) -> dict:
+    """/readyz's re-tag progress once it is done (for ``version``, or the one it shows first)."""
+    deadline, seen = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        retag = http.get(f"{BASE}/readyz").json()["retag"]
+        seen.append(retag)
+        if (version is None or retag["version"] == version) and retag["total"] and not retag["in_progress"]:
+            assert retag["done"] == retag["total"], retag
+            return retag
+        time.sleep(0.5)
+    raise AssertionError(f"re-tag not done in {timeout_s} s: {seen[-3:]}")
+
+
 def test_taxonomy_and_threshold_change_without_restart(deployed, http, app_zip):
     ray, storage = deployed
     before = http.post(f"{BASE}/topics", json={"texts": [TEXT]}).json()
     assert "beekeeping" not in [t["label"] for t in before["results"][0]["topics"]]
+    stored = http.post(f"{BASE}/documents", json={"documents": [{"id": "reconfigure-bees", "text": TEXT}]}).json()
+    old_version = stored["taxonomy_version"]
+    assert _retag_done(http)["version"] == old_version
     pids = _replica_pids(ray)
 
     config = local_config(app_zip, storage)
@@ -51,5 +68,18 @@ def test_taxonomy_and_threshold_change_without_restart(deployed, http, app_zip):
             time.sleep(1)
         assert [t["label"] for t in body["results"][0]["topics"]] == ["beekeeping"], body
         assert _replica_pids(ray) == pids  # applied in place: no replica was restarted
+        # the document stored before the change is re-tagged in the background, from its stored vector
+        retag = _retag_done(http, version=None)
+        if retag["version"] == old_version:  # /readyz answered before the State saw the new version
+            deadline = time.monotonic() + 30
+            while http.get(f"{BASE}/readyz").json()["retag"]["version"] == old_version:
+                assert time.monotonic() < deadline, "the State never picked up the new taxonomy version"
+                time.sleep(0.5)
+            retag = _retag_done(http)
+        assert retag["version"] != old_version
+        doc = http.get(f"{BASE}/documents/reconfigure-bees").json()
+        assert doc["taxonomy_version"] == retag["version"] and [t["label"] for t in doc["topics"]] == ["beekeeping"]
+        search = http.post(f"{BASE}/search", json={"query": TEXT, "k": 3, "topic": "beekeeping"}).json()
+        assert "reconfigure-bees" in [r["id"] for r in search["results"]] and search["mixed"] is False
     finally:
         deploy_app(ray, app_zip, storage)

@@ -206,3 +206,34 @@ def test_batch_with_one_bad_document_stores_nothing(http):
     resp = http.post(f"{BASE}/documents", json={"documents": docs})
     assert resp.status_code == 422
     assert http.get(f"{BASE}/documents/e2e-good").status_code == 404
+
+
+PAY = "Staff voted to accept the new pay offer, ending the dispute that had closed the galleries on two weekends."
+
+
+def test_feedback_round_trip_moves_the_tags_and_the_cache_never_serves_stale(http):
+    """Feedback through State (the writer), read back by Topics over its handle; the search cache."""
+    first = post(http, "/documents", {"documents": [{"id": "e2e-pay", "text": PAY}]})["documents"][0]
+    assert first["topics"][0]["label"] == "patronage"
+    verdicts = [{"topic": "museum operations", "verdict": "added"}, {"topic": "patronage", "verdict": "rejected"}]
+    resp = http.post(
+        f"{BASE}/documents/e2e-pay/feedback", json={"items": verdicts}, headers={"X-Request-ID": "e2e-fb-1"}
+    )
+    assert resp.status_code == 200 and resp.json()["stored"] == 2, resp.text
+    listed = http.get(f"{BASE}/documents/e2e-pay/feedback").json()
+    assert listed["current"] == {"museum operations": "added", "patronage": "rejected"}
+    assert {f["request_id"] for f in listed["feedback"]} == {"e2e-fb-1"}
+    try:
+        again = post(http, "/documents", {"documents": [{"id": "e2e-pay-2", "text": PAY}]})["documents"][0]
+        assert again["topics"][0]["label"] == "museum operations"
+        report = post(http, "/evaluate", {"source": "feedback"})
+        assert report["feedback"]["documents"] >= 1 and report["feedback"]["rejected"] >= 1
+        query = {"query": "a pay deal for the museum guards", "k": 3}
+        before = post(http, "/search", query)
+        assert post(http, "/search", query) == before  # served again (from the cache)
+        closer = {"id": "e2e-guards", "text": "The museum guards accepted a pay deal."}
+        post(http, "/documents", {"documents": [closer]})
+        assert post(http, "/search", query)["results"][0]["id"] == "e2e-guards"  # never the stale answer
+    finally:  # later modules share this store: without the documents, their feedback is not used
+        for doc_id in ("e2e-pay", "e2e-pay-2", "e2e-guards"):
+            http.delete(f"{BASE}/documents/{doc_id}", timeout=60)

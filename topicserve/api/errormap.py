@@ -21,6 +21,11 @@ _request_id: ContextVar[str | None] = ContextVar("topicserve_request_id", defaul
 _outcome: ContextVar[dict | None] = ContextVar("topicserve_outcome", default=None)
 
 
+def current_request_id() -> str | None:
+    """The id of the request being answered (X-Request-ID), for what a route stores with its data."""
+    return _request_id.get()
+
+
 def _field(loc: tuple) -> str:
     """'documents.1.text' from ('body', 'documents', 1, 'text'); the leading source is dropped."""
     parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)]

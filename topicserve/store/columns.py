@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from topicserve.store.query import where
+from topicserve.store.versions import versions_of
 from topicserve.trends import ReportColumns, TopicColumns, report_from_columns
 
 if TYPE_CHECKING:
@@ -28,11 +29,21 @@ def _topic_columns(scan: pa.Table) -> tuple[TopicColumns, np.ndarray]:
     parents = pc.list_parent_indices(topics).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(topics)
     labels = pc.struct_field(flat, "label").to_numpy(zero_copy_only=False)
-    scores = pc.struct_field(flat, "score").to_numpy(zero_copy_only=False).astype(np.float64)
+    # unmatched_below compares the best confidence (topicserve/trends.py: best_confidence); a topic
+    # without one (threshold rule, LLM) is a match: 1.0.
+    confidence = pc.fill_null(pc.struct_field(flat, "confidence"), 1.0)
+    confidence = confidence.to_numpy(zero_copy_only=False).astype(np.float64)
     best = np.full(len(times), -np.inf)
-    np.maximum.at(best, parents, scores)
+    np.maximum.at(best, parents, confidence)
     best[np.isneginf(best)] = np.nan
     return TopicColumns(times.astype(np.int64), parents, labels.astype(object)), best
+
+
+def _nearest(scan: pa.Table) -> np.ndarray | None:
+    if "nearest" not in scan.column_names:
+        return None
+    score = pc.struct_field(scan.column("nearest").combine_chunks(), "score")
+    return pc.fill_null(score, np.nan).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _fetcher(store: DocumentStore, ids: np.ndarray):
@@ -64,8 +75,12 @@ def trend_report_from_table(
     store: DocumentStore, *, now: datetime, window: timedelta, baseline: timedelta, bin: timedelta, **options: Any
 ) -> dict[str, Any]:
     predicate = where(since=now - window - baseline, until=now)
-    scan = store.table.search().where(predicate).select(["id", "timestamp", "topics"]).limit(None).to_arrow()
+    wanted = ["id", "timestamp", "topics", "nearest", "taxonomy_version"]
+    select = [c for c in wanted if c in store.table.schema.names]  # a table not upgraded yet lacks the last two
+    scan = store.table.search().where(predicate).select(select).limit(None).to_arrow()
     topics, best = _topic_columns(scan)
     sample, texts = _fetcher(store, scan.column("id").to_numpy(zero_copy_only=False))
-    columns = ReportColumns(topics, best, sample=sample, texts=texts)
+    columns = ReportColumns(topics, best, sample=sample, texts=texts, nearest_score=_nearest(scan))
+    if "taxonomy_version" in scan.column_names:
+        columns.versions = versions_of(scan.column("taxonomy_version"))
     return report_from_columns(columns, now=now, window=window, baseline=baseline, bin=bin, **options)

@@ -17,11 +17,14 @@ from topicserve.topics import TopicScore
 SPACE_KEY = b"topicserve.space"
 FORMAT_KEY = b"topicserve.format"
 FORMAT = "2"  # format 1 was the JSONL-segment store (topicserve/store/legacy.py)
-# confidence: the decision rule's calibrated confidence (topicserve/topic_rules.py); null when the
+# confidence: the decision rule's calibrated confidence (topicserve/topics/rules.py); null when the
 # rule gives none (LLM-snapped topics) or for tables written before it existed.
 TOPIC = pa.struct([("label", pa.string()), ("score", pa.float64()), ("confidence", pa.float64())])
-# Everything but the vector: what get/list/search return.
-DOC_COLUMNS = ["id", "text", "timestamp", "metadata", "topics"]
+# Everything but the vector: what get/list/search return (doc_columns: those a table has).
+DOC_COLUMNS = ["id", "text", "timestamp", "metadata", "topics", "taxonomy_version", "nearest"]
+# Added after format 2 first shipped: a table without them gets them, all null, when its writer
+# binds (topicserve/store/versions.py). Null taxonomy_version reads as "unknown" and is re-tagged.
+ADDED_COLUMNS = ("taxonomy_version", "nearest", "updated_at")
 
 
 class StoredDocument(BaseModel):
@@ -30,6 +33,15 @@ class StoredDocument(BaseModel):
     timestamp: datetime
     metadata: dict[str, Any] = Field(default_factory=dict)
     topics: list[TopicScore] = Field(default_factory=list)
+    taxonomy_version: str | None = Field(None, description="The taxonomy version the topics were computed with.")
+    nearest: TopicScore | None = Field(
+        None, description="The best-scoring label, kept or not (drift: how close arrivals are to the taxonomy)."
+    )
+
+
+def doc_columns(schema: pa.Schema) -> list[str]:
+    """DOC_COLUMNS that this table has (a reader may open a table its writer has not upgraded yet)."""
+    return [c for c in DOC_COLUMNS if c in schema.names]
 
 
 def table_schema(space: EmbeddingSpace) -> pa.Schema:
@@ -42,6 +54,9 @@ def table_schema(space: EmbeddingSpace) -> pa.Schema:
             pa.field("topics", pa.list_(TOPIC)),
             pa.field("topic_labels", pa.list_(pa.string())),  # lower-cased labels, for SQL filters
             pa.field("vector", pa.list_(pa.float32(), space.dim)),
+            pa.field("taxonomy_version", pa.string()),  # null: tagged before versions were recorded
+            pa.field("nearest", TOPIC),  # the best label whether kept or not; null when unknown
+            pa.field("updated_at", pa.timestamp("us", tz="UTC")),  # the last write of the row's content
         ],
         metadata={SPACE_KEY: space.model_dump_json().encode(), FORMAT_KEY: FORMAT.encode()},
     )
@@ -56,32 +71,44 @@ def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
+def _topic(t: TopicScore | None) -> dict | None:
+    return None if t is None else {"label": t.label, "score": t.score, "confidence": t.confidence}
+
+
 def to_arrow(docs: Sequence[StoredDocument], vectors: np.ndarray, schema: pa.Schema) -> pa.Table:
+    now = datetime.now(UTC)
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1), pa.float32())
     columns = {
         "id": [d.id for d in docs],
         "text": [d.text for d in docs],
         "timestamp": [_utc(d.timestamp) for d in docs],
         "metadata": [json.dumps(d.metadata, ensure_ascii=False) for d in docs],
-        "topics": [[{"label": t.label, "score": t.score, "confidence": t.confidence} for t in d.topics] for d in docs],
+        "topics": [[_topic(t) for t in d.topics] for d in docs],
         "topic_labels": [sorted({t.label.lower() for t in d.topics}) for d in docs],
         "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]),
+        "taxonomy_version": [d.taxonomy_version for d in docs],
+        "nearest": [_topic(d.nearest) for d in docs],
+        "updated_at": [now] * len(docs),
     }
     return pa.table(columns, schema=schema)
 
 
+def _score(t: dict) -> TopicScore:
+    return TopicScore(label=t["label"], score=float(t["score"]), confidence=t.get("confidence"))
+
+
 def from_row(row: dict[str, Any]) -> StoredDocument:
+    nearest = row.get("nearest")
     return StoredDocument(
         id=row["id"],
         text=row["text"],
         timestamp=_utc(row["timestamp"]),
         metadata=json.loads(row["metadata"] or "{}"),
-        topics=[
-            TopicScore(label=t["label"], score=float(t["score"]), confidence=t.get("confidence"))
-            for t in row["topics"] or []
-        ],
+        topics=[_score(t) for t in row["topics"] or []],
+        taxonomy_version=row.get("taxonomy_version"),
+        nearest=_score(nearest) if nearest and nearest.get("label") is not None else None,
     )
 
 
 def from_arrow(table: pa.Table) -> list[StoredDocument]:
-    return [from_row(row) for row in table.select(DOC_COLUMNS).to_pylist()]
+    return [from_row(row) for row in table.select(doc_columns(table.schema)).to_pylist()]

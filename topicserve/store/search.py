@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from topicserve.settings import Settings
-from topicserve.store.documents import DOC_COLUMNS, StoredDocument
+from topicserve.store.documents import StoredDocument, doc_columns
 from topicserve.store.query import hits
 
 Mode = Literal["vector", "keyword", "hybrid"]
@@ -49,10 +49,10 @@ def vector_search(table, vector, options: SearchOptions, settings: Settings) -> 
         options.where is not None and table.count_rows(options.where) <= settings.exact_filter_rows
     )
     query = _vector_query(table, vector, options, settings, exact)
-    found = hits(query.select([*DOC_COLUMNS, "_distance"]).limit(options.k).to_arrow(), "_distance")
+    found = hits(query.select([*doc_columns(table.schema), "_distance"]).limit(options.k).to_arrow(), "_distance")
     if options.where and not exact and len(found) < options.k:
         query = _vector_query(table, vector, options, settings, exact=True)
-        found = hits(query.select([*DOC_COLUMNS, "_distance"]).limit(options.k).to_arrow(), "_distance")
+        found = hits(query.select([*doc_columns(table.schema), "_distance"]).limit(options.k).to_arrow(), "_distance")
     return found
 
 
@@ -60,7 +60,7 @@ def keyword_search(table, text: str, options: SearchOptions) -> list[tuple[Store
     query = table.search(text, query_type="fts", fts_columns="text")
     if options.where:
         query = query.where(options.where, prefilter=True)
-    return hits(query.select([*DOC_COLUMNS, "_score"]).limit(options.k).to_arrow(), "_score")
+    return hits(query.select([*doc_columns(table.schema), "_score"]).limit(options.k).to_arrow(), "_score")
 
 
 def hybrid_search(table, vector, text: str, options: SearchOptions, settings: Settings):
@@ -76,7 +76,7 @@ def hybrid_search(table, vector, text: str, options: SearchOptions, settings: Se
     )
     if options.where:
         query = query.where(options.where, prefilter=True)
-    query = query.rerank(RRFReranker()).select(DOC_COLUMNS).limit(options.k)
+    query = query.rerank(RRFReranker()).select(doc_columns(table.schema)).limit(options.k)
     return hits(query.to_arrow(), "_relevance_score")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from topicserve.errors import InvalidInput, NotFound, StoreUnavailable, TopicSer
 from topicserve.settings import Settings, get_settings
 from topicserve.space import EmbeddingSpace
 from topicserve.store import connect, legacy
-from topicserve.store.documents import DOC_COLUMNS, StoredDocument, from_arrow, space_of, table_schema, to_arrow
+from topicserve.store.documents import StoredDocument, doc_columns, from_arrow, space_of, table_schema, to_arrow
 from topicserve.store.maintenance import Maintenance
 from topicserve.store.query import where
 from topicserve.store.search import Mode, SearchOptions, run_search
@@ -52,7 +53,9 @@ class DocumentStore:
             read_consistency_interval=None if interval is None else timedelta(seconds=interval),
         )
         self._write_lock = threading.RLock()  # one writer per table: writes and compaction in turn
+        self._epoch, self._commits = uuid.uuid4().hex[:12], 0  # `generation`: the search cache's key
         self._table = self._open()
+        self._upgraded = False  # the writer adds columns of later releases when it binds (versions.py)
         self.space = space_of(self._table.schema) if self._table is not None else None
         self.maintenance = Maintenance(self, self.settings)
         if background:
@@ -74,6 +77,12 @@ class DocumentStore:
     def table(self):
         return self._table
 
+    @property
+    def generation(self) -> str:
+        """Changes after every commit attempt of this handle (cheap: no I/O). Bumped once the commit
+        returned or failed, so a reader that sees a new generation also sees that write."""
+        return f"{self._epoch}:{self._commits}"
+
     # ---- writes ------------------------------------------------------------------------------
     def _commit(self, action, *args):
         """Run one committing LanceDB call; any failure is a 503 with the table unchanged."""
@@ -85,6 +94,8 @@ class DocumentStore:
             log.warning("store write failed (table unchanged): %s: %s", type(exc).__name__, exc)
             self._refresh()
             raise StoreUnavailable(WRITE_FAILED) from None
+        finally:
+            self._commits += 1
 
     def _refresh(self) -> None:
         try:
@@ -102,7 +113,16 @@ class DocumentStore:
         table.create_index("id", config=BTree())
         table.create_index("topic_labels", config=LabelList())
         table.create_index("timestamp", config=BTree())
+        table.create_index("taxonomy_version", config=BTree())  # re-tag: stale rows, progress counts
         return table
+
+    def _upgrade(self, space: EmbeddingSpace) -> None:
+        from topicserve.store.versions import upgrade
+
+        added = self._commit(upgrade, self._table, space)
+        self._upgraded = True
+        if added:
+            log.info("store upgraded: added columns %s (taxonomy version unknown until re-tagged)", added)
 
     def bind(self, space: EmbeddingSpace) -> None:
         """Create the table for ``space``, or check that ``space`` is the one recorded in it."""
@@ -112,6 +132,8 @@ class DocumentStore:
                 self.space = space
             else:
                 self.space.check_compatible(space, what="running embedder", table=self.table_name)
+                if not self._upgraded:  # once per process: upsert binds on every write
+                    self._upgrade(space)
 
     def upsert(self, docs: Sequence[StoredDocument], vectors: np.ndarray, space: EmbeddingSpace) -> None:
         """Insert or replace a batch in one commit: after this returns, every document is durable."""
@@ -151,7 +173,32 @@ class DocumentStore:
         self.maintenance.wrote(deleted)
         return deleted
 
+    def retag(self, batch, topics, nearest, version: str) -> int:
+        """Write re-computed topics for rows nobody rewrote since ``batch`` was read, in one commit."""
+        from topicserve.store.versions import write_retagged
+
+        if self._table is None or not len(batch):
+            return 0
+        with self._write_lock:
+            updated = self._commit(write_retagged, self, batch, topics, nearest, version)
+        self.maintenance.wrote(updated)
+        return updated
+
     # ---- reads -------------------------------------------------------------------------------
+    def stale(self, version: str, limit: int):
+        """Up to ``limit`` rows whose topics were computed with another taxonomy version (StaleBatch)."""
+        from topicserve.store.versions import StaleBatch, read_stale
+
+        if self._table is None:
+            return StaleBatch([], [], np.zeros((0, 0), np.float32))
+        return self._read(read_stale, self, version, limit)
+
+    def progress(self, version: str) -> dict[str, Any]:
+        """{version, done, total}: how many rows carry ``version`` (derived from the table alone)."""
+        from topicserve.store.versions import progress
+
+        return self._read(progress, self, version)
+
     def _read(self, action, *args):
         try:
             return action(*args)
@@ -173,7 +220,7 @@ class DocumentStore:
     def get_many(self, ids: Sequence[str]) -> list[StoredDocument]:
         if self._table is None or not ids:
             return []
-        query = self._table.search().where(where(ids=list(ids))).select(DOC_COLUMNS).limit(len(ids))
+        query = self._table.search().where(where(ids=list(ids))).select(doc_columns(self._table.schema)).limit(len(ids))
         return from_arrow(self._read(query.to_arrow))
 
     def list(
@@ -190,7 +237,7 @@ class DocumentStore:
         from lancedb.query import ColumnOrdering
 
         after = decode_cursor(cursor) if cursor else None
-        query = self._table.search().select(DOC_COLUMNS).limit(limit + 1)
+        query = self._table.search().select(doc_columns(self._table.schema)).limit(limit + 1)
         predicate = where(topic=topic, since=since, until=until, after_id=after)
         if predicate:
             query = query.where(predicate)

@@ -6,6 +6,7 @@
 - llm.py: the LLM backend (chat clients and prompts in topicserve/llm/), falling back to zero-shot
 - registry.py: `BACKENDS` by name; the LLM one is imported only when configured
 - vectors.py: label vectors, cached; model.py: `TopicModel`, what the Topics deployment wraps
+- version.py: the taxonomy version, a hash of what stored tags mean (topicserve/retag.py follows it)
 
 The public names are re-exported here: ``from topicserve.topics import TopicModel, TopicsConfig``.
 """

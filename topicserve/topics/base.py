@@ -20,6 +20,8 @@ from topicserve.taxonomy import Label
 if TYPE_CHECKING:
     from topicserve.llm.base import ChatModel
     from topicserve.topics.config import TopicsConfig
+    from topicserve.topics.examples import FeedbackExamples
+    from topicserve.topics.refine import Refiner
     from topicserve.topics.vectors import LabelVectors
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
@@ -64,11 +66,14 @@ class TopicBackend(Protocol):
 @dataclass
 class BackendContext:
     """What backends built for one TopicModel share: the embedding function, the cached label
-    vectors, and the chat models already loaded (keyed by backend and LLM config)."""
+    vectors, the chat models already loaded (keyed by backend and LLM config) and the pool of
+    unlabelled documents the zero-shot scores are refined from (refine.py; None: no refinement)."""
 
     embed: EmbedFn
     label_vectors: LabelVectors
     chat_models: dict[str, ChatModel] = field(default_factory=dict)
+    feedback: FeedbackExamples | None = None  # confirmed examples from the writer (topics/examples.py)
+    refiner: Refiner | None = None
 
 
 BackendFactory = Callable[["TopicsConfig", BackendContext], TopicBackend]

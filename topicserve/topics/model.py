@@ -1,8 +1,11 @@
 """The topic model the Topics deployment wraps: the taxonomy, the live config and a backend from the
-registry. Backends sit behind one interface (base.py) and are built on demand (registry.py)."""
+registry. Backends sit behind one interface (base.py) and are built on demand (registry.py). A pool
+of unlabelled document vectors (`set_pool`: the store's; or a large batch, ``pool_from_batch``)
+refines the zero-shot scores (refine.py); ``refinement_id`` in `info` fingerprints it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,6 +13,7 @@ import numpy as np
 from topicserve.taxonomy import Label
 from topicserve.topics.base import Assignment, BackendContext, EmbedFn, TopicBackend, TopicScore
 from topicserve.topics.config import DecisionRule, TopicsConfig, TopicsOverride
+from topicserve.topics.refine import Refiner
 from topicserve.topics.registry import build_backend
 from topicserve.topics.vectors import LabelVectors
 
@@ -17,9 +21,57 @@ from topicserve.topics.vectors import LabelVectors
 class TopicModel:
     """The taxonomy, the live config and a backend: what the Topics deployment wraps."""
 
-    def __init__(self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None) -> None:
-        self.context = BackendContext(embed, label_vectors or LabelVectors(embed))
+    def __init__(
+        self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None, feedback=None
+    ) -> None:
+        # feedback: a topics.examples.FeedbackExamples (the writer's confirmed examples), or None
+        self.context = BackendContext(embed, label_vectors or LabelVectors(embed), feedback=feedback, refiner=Refiner())
         self.configure(config or TopicsConfig())
+
+    @property
+    def refiner(self) -> Refiner:
+        assert self.context.refiner is not None
+        return self.context.refiner
+
+    def _scorer(self):
+        """The zero-shot scorer this model's topics come from (the LLM backend's fallback for LLMs)."""
+        return getattr(self.backend, "scorer", None) or getattr(getattr(self.backend, "fallback", None), "scorer", None)
+
+    async def set_pool(self, vectors: np.ndarray, source_count: int | None = None) -> str | None:
+        """Refine from these unlabelled vectors (the store's sample); returns the taxonomy's new
+        ``refinement_id`` (None: the pool refines nothing)."""
+        self.refiner.set_pool(vectors, source_count)
+        return await self.refresh_refinement()
+
+    async def refresh_refinement(self) -> str | None:
+        """Estimate the taxonomy's refinement now (it is otherwise estimated on first use)."""
+        scorer = self._scorer()
+        if scorer is None or scorer.refiner is None:
+            return None
+        topics = self.taxonomy.topics
+        found = await scorer.refinement(topics, await scorer.label_vectors.prototypes(topics, scorer.pooling))
+        return None if found is None else found.id
+
+    def refinement_id(self) -> str | None:
+        scorer = self._scorer()
+        if scorer is None or scorer.refiner is None:
+            return None
+        return scorer.refiner.known_id(scorer.refinement_key(self.taxonomy.topics))
+
+    def with_pool(self, vectors: np.ndarray) -> TopicModel:
+        """This configuration refined from ``vectors`` instead of the shared pool (one call's batch)."""
+        other = TopicModel.__new__(TopicModel)
+        other.context = dataclasses.replace(self.context, refiner=Refiner(self.refiner.params))
+        other.refiner.set_pool(vectors)
+        other.configure(self.config)
+        return other
+
+    def _batch_pool(self, vectors: np.ndarray) -> bool:
+        """Whether a batch should be its own pool: refinement on, the batch large enough, and larger
+        than the shared pool (a small store)."""
+        pool = self.refiner.pool
+        big = len(vectors) >= self.refiner.params.min_pool
+        return self.config.refine_from_store and big and (pool is None or len(pool) < len(vectors))
 
     @property
     def embed(self) -> EmbedFn:
@@ -61,6 +113,10 @@ class TopicModel:
             "pooling": self.config.pooling,
             "rule": DecisionRule.of(self.config).name(self.config.threshold),
             "min_confidence": self.config.min_confidence,
+            "use_feedback": self.config.use_feedback,
+            "refine_from_store": self.config.refine_from_store,
+            "refinement_id": self.refinement_id(),
+            "refinement_pool": 0 if self.refiner.pool is None else len(self.refiner.pool),
         }
 
     async def assign_detailed(
@@ -71,11 +127,19 @@ class TopicModel:
         top_k: int | None = None,
         threshold: float | None = None,
         override: TopicsOverride | dict | None = None,
+        pool_from_batch: bool = False,
     ) -> Assignment:
         """Topics for each text, with candidates and provenance. Custom ``labels`` replace the
-        taxonomy, ``override`` changes what a caller may change (see TopicsOverride), for this call only."""
+        taxonomy, ``override`` changes what a caller may change (see TopicsOverride), for this call only.
+        ``pool_from_batch`` (``/evaluate``): the batch's own vectors refine the scores when the batch
+        is at least ``min_pool`` texts and larger than the store's pool (no labels are used)."""
         if override is not None:
-            return await self.overridden(override).assign_detailed(texts, vectors, labels, top_k, threshold)
+            model = self.overridden(override)
+            return await model.assign_detailed(
+                texts, vectors, labels, top_k, threshold, pool_from_batch=pool_from_batch
+            )
+        if pool_from_batch and self._batch_pool(vectors):
+            return await self.with_pool(vectors).assign_detailed(texts, vectors, labels, top_k, threshold)
         if len(texts) == 0:
             return Assignment(results=[], backend=self.backend.name, prompt=self.backend.prompt)
         return await self.backend.assign(

@@ -7,7 +7,8 @@ in prototypes.py) and normalised against the bundled neutral sentences
 confidence in [0, 1] per topic and keeps the confident ones, best ``top_k`` first. ``score`` is the
 pooled score on the ``calibration`` scale: ``zscore`` (default: background spreads above the
 background mean), ``reference`` (minus the background mean, the earlier default) or ``none`` (the
-pooled cosine).
+pooled cosine). With a pool of unlabelled documents (the store's, or a large evaluation batch), the
+scores are refined by pseudo-label centroids first (refine.py).
 """
 
 from __future__ import annotations
@@ -19,22 +20,53 @@ import numpy as np
 from topicserve.taxonomy import Label
 from topicserve.topics.base import Assignment, BackendContext, TextTopics, TopicScore
 from topicserve.topics.config import DecisionRule, TopicsConfig
-from topicserve.topics.prototypes import score_matrix
+from topicserve.topics.examples import FeedbackExamples
+from topicserve.topics.prototypes import LabelPrototypes, score_matrix
+from topicserve.topics.refine import Refinement, Refiner
 from topicserve.topics.rules import confidences, keep, select
-from topicserve.topics.vectors import LabelVectors
+from topicserve.topics.vectors import LabelVectors, reference_sentences
 
 
 class ZeroShotScorer:
     """(docs x labels) scores on the ``calibration`` scale, and the background z-scores the rule uses."""
 
-    def __init__(self, label_vectors: LabelVectors, calibration: str = "zscore", pooling: str = "prototypes") -> None:
+    def __init__(
+        self,
+        label_vectors: LabelVectors,
+        calibration: str = "zscore",
+        pooling: str = "prototypes",
+        feedback: tuple[FeedbackExamples, set[str], int] | None = None,
+        refiner: Refiner | None = None,
+    ) -> None:
         self.label_vectors, self.calibration, self.pooling = label_vectors, calibration, pooling
+        self.feedback = feedback  # (examples, keys of the configured labels, examples per label)
+        self.refiner = refiner
+
+    def refinement_key(self, labels: Sequence[Label]) -> tuple:
+        return (self.pooling, *(label.key() for label in labels))
+
+    async def refinement(self, labels: Sequence[Label], protos: list[LabelPrototypes]) -> Refinement | None:
+        """The labels' pseudo-label refinement from the refiner's pool (None: no refiner, no pool, or
+        a pool that gives these labels nothing)."""
+        if self.refiner is None or self.refiner.pool is None:
+            return None
+        background = await self.label_vectors.vectors(list(reference_sentences()))
+        return self.refiner.get(
+            self.refinement_key(labels), lambda v: score_matrix(v, protos, self.pooling), background
+        )
 
     async def score_and_z(self, vectors: np.ndarray, labels: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:
         protos = await self.label_vectors.prototypes(labels, self.pooling)
+        if self.feedback is not None:
+            examples, eligible, per_label = self.feedback
+            protos = await examples.prototypes(labels, protos, eligible, self.label_vectors, self.pooling, per_label)
         raw = score_matrix(vectors, protos, self.pooling)
         mean = np.array([p.background_mean for p in protos], dtype=np.float32)
-        z = (raw - mean) / np.array([p.background_std for p in protos], dtype=np.float32)
+        std = np.array([p.background_std for p in protos], dtype=np.float32)
+        refinement = await self.refinement(labels, protos)
+        if refinement is not None:
+            raw, mean, std = refinement.blend(vectors, raw), refinement.background_mean, refinement.background_std
+        z = (raw - mean) / std
         scores = {"none": raw, "reference": raw - mean}.get(self.calibration, z)
         return scores, z
 
@@ -67,5 +99,10 @@ class ZeroShotBackend:
 
 
 def build_zeroshot_backend(config: TopicsConfig, context: BackendContext) -> ZeroShotBackend:
-    scorer = ZeroShotScorer(context.label_vectors, config.calibration, config.pooling)
+    feedback = None
+    if config.use_feedback and context.feedback is not None:  # the configured labels learn from feedback
+        keys = {label.key() for label in config.load_taxonomy().topics}
+        feedback = (context.feedback, keys, config.feedback_examples)
+    refiner = context.refiner if config.refine_from_store else None
+    scorer = ZeroShotScorer(context.label_vectors, config.calibration, config.pooling, feedback, refiner)
     return ZeroShotBackend(scorer, DecisionRule.of(config))

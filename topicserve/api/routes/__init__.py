@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
-from topicserve.api.routes import documents, embeddings, ops, search, topics
+from topicserve.api.routes import documents, embeddings, feedback, ops, search, topics
 from topicserve.gateway import Gateway
 
 ROUTERS: tuple[Callable[[Gateway], APIRouter], ...] = (
@@ -16,6 +16,7 @@ ROUTERS: tuple[Callable[[Gateway], APIRouter], ...] = (
     documents.router,
     search.router,
     topics.router,
+    feedback.router,
 )
 
 

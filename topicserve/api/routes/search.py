@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from topicserve import schemas as s
+from topicserve.api.errormap import current_request_id
 from topicserve.gateway import Gateway
 
 
@@ -13,6 +14,6 @@ def router(gateway: Gateway) -> APIRouter:
 
     @api.post("/search", response_model=s.SearchResponse, tags=["search"])
     async def search(req: s.SearchRequest) -> s.SearchResponse:
-        return await gateway.search(req)
+        return await gateway.search(req, current_request_id())
 
     return api
