@@ -7,6 +7,13 @@ where it stopped), and embeds in ``map_batches`` on an actor pool of topicserve'
 the service's Topics deployment and commits it through its State deployment (the single writer,
 one atomic upsert per batch), over Serve handles: never around the writer. Progress: Ray Data's
 bars, and one bar of committed documents.
+
+``--from-store TABLE`` reads the texts of another table of the store instead (Ray Data's
+``read_lance``) and re-embeds them with the running service's model: the model upgrade
+(docs/store.md, "Upgrading the embedding model").
+
+Every Ray Data stage but the embedding actors asks for LIGHT_CPUS only: the service holds most of
+a small cluster's CPUs, and a stage that asks for a whole CPU there never starts (the run stalls).
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +32,8 @@ from pydantic import ValidationError
 
 JSONL = (".jsonl", ".ndjson", ".json")
 LIGHT_CPUS = 0.01  # Ray CPUs asked by the read / check / skip stages
+PARQUET_ROWS = 4096  # rows per record batch read from a Parquet file
+SOURCE_COLUMNS = ["id", "text", "timestamp", "metadata"]
 
 
 def check_fits(num_cpus: float, num_gpus: float) -> None:
@@ -82,6 +93,20 @@ def parse_jsonl(batch: dict[str, np.ndarray]) -> dict[str, list]:
     return _columns(rows)
 
 
+def read_parquet_files(batch: dict[str, np.ndarray]) -> Iterator[dict[str, list]]:
+    """Parquet files (column ``path``) -> document columns, a record batch at a time.
+
+    Not ``ray.data.read_parquet``: in Ray 2.60 it lists the files in a ``ListFiles`` task (and the
+    V1 reader samples them in tasks) that ask for a whole CPU, whatever ``num_cpus`` says, so on a
+    cluster whose CPUs the service holds the read never starts. The files are listed here already.
+    """
+    import pyarrow.parquet as pq
+
+    for path in batch["path"]:
+        for records in pq.ParquetFile(str(path)).iter_batches(batch_size=PARQUET_ROWS):
+            yield parse_parquet(records)
+
+
 def parse_parquet(batch) -> dict[str, list]:
     """Parquet rows (a pyarrow batch: plain Python values) -> document columns, extra columns going
     into metadata as `ingest` does."""
@@ -135,14 +160,18 @@ def _unique_last(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[rows] for k, v in batch.items()}
 
 
-def commit(batch: dict[str, np.ndarray], topics, state, space) -> int:
-    """Tag one batch through the Topics deployment, then one atomic upsert through the State one."""
+def commit(batch: dict[str, np.ndarray], topics, state, space, seconds: dict[str, float] | None = None) -> int:
+    """Tag one batch through the Topics deployment, then one atomic upsert through the State one
+    (the seconds of each are added to ``seconds``)."""
     from topicserve.store import StoredDocument
 
+    seconds = {} if seconds is None else seconds
     batch = _unique_last(batch)
     texts = [str(t) for t in batch["text"]]
     vectors = np.asarray(np.stack(list(batch["vector"])), dtype=np.float32)
+    start = time.perf_counter()
     tagged = topics.tag.remote(texts, vectors).result()  # topics, nearest labels, taxonomy version
+    seconds["topics_s"] = seconds.get("topics_s", 0.0) + time.perf_counter() - start
     now = datetime.now(UTC)
     docs = [
         StoredDocument(
@@ -158,12 +187,14 @@ def commit(batch: dict[str, np.ndarray], topics, state, space) -> int:
             batch["id"], texts, batch["timestamp"], batch["metadata"], tagged.topics, tagged.nearest, strict=True
         )
     ]
+    start = time.perf_counter()
     state.upsert.remote(docs, vectors, space).result()
+    seconds["commit_s"] = seconds.get("commit_s", 0.0) + time.perf_counter() - start
     return len(docs)
 
 
-def pipeline(path: Path, app: str, space, args: argparse.Namespace):
-    """The Ray Data dataset: read -> check -> skip stored -> embed (actor pool)."""
+def read_files(path: Path):
+    """JSONL and Parquet files at ``path`` as one dataset of document columns, checked."""
     import ray
 
     jsonl, parquet = _files(path)
@@ -173,11 +204,40 @@ def pipeline(path: Path, app: str, space, args: argparse.Namespace):
         ds = ray.data.read_text(jsonl, num_cpus=LIGHT_CPUS)
         parts.append(ds.map_batches(parse_jsonl, batch_format="numpy", **light))
     if parquet:
-        ds = ray.data.read_parquet(parquet, num_cpus=LIGHT_CPUS)  # (the Parquet reader ignores ray_remote_args)
-        parts.append(ds.map_batches(parse_parquet, batch_format="pyarrow", **light))
-    ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+        files = ray.data.from_items([{"path": p} for p in parquet])
+        parts.append(files.map_batches(read_parquet_files, batch_size=1, batch_format="numpy", **light))
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def stored_texts(table: str, storage_uri: str):
+    """The documents of another table of the store (Ray Data's ``read_lance``), vectors left behind."""
+    import ray
+
+    from topicserve.settings import get_settings
+    from topicserve.store import connect
+
+    uri = connect.table_uri(storage_uri, table)
+    options = connect.storage_options(storage_uri, get_settings())
+    ds = ray.data.read_lance(uri, columns=SOURCE_COLUMNS, storage_options=options, num_cpus=LIGHT_CPUS)
+    return ds.map_batches(stored_columns, batch_format="pyarrow", num_cpus=LIGHT_CPUS)
+
+
+def stored_columns(batch) -> dict[str, list]:
+    """Rows of a store table -> document columns (timestamps as ISO text, metadata JSON as stored)."""
+    return {
+        "id": batch.column("id").to_pylist(),
+        "text": batch.column("text").to_pylist(),
+        "timestamp": [t.isoformat() for t in batch.column("timestamp").to_pylist()],
+        "metadata": [m or "{}" for m in batch.column("metadata").to_pylist()],
+    }
+
+
+def pipeline(ds, app: str, space, args: argparse.Namespace):
+    """The Ray Data dataset: documents -> skip stored -> embed (actor pool)."""
+    import ray
+
     if args.resume:
-        ds = ds.map_batches(SkipStored, fn_constructor_args=(app,), concurrency=1, batch_size=1024, **light)
+        ds = ds.map_batches(SkipStored, fn_constructor_args=(app,), concurrency=1, batch_size=1024, num_cpus=LIGHT_CPUS)
     gpus = args.num_gpus if args.num_gpus is not None else (1 if ray.cluster_resources().get("GPU", 0) else 0)
     check_fits(args.num_cpus, gpus)
     return ds.map_batches(
@@ -191,34 +251,89 @@ def pipeline(path: Path, app: str, space, args: argparse.Namespace):
     )
 
 
+def source(args: argparse.Namespace):
+    """The documents to load, and how the summary line names them."""
+    if args.from_store:
+        return stored_texts(args.from_store, args.storage_uri), f"table {args.from_store!r}"
+    path = Path(args.path).expanduser().resolve()
+    return read_files(path), str(path)
+
+
+def check_source_table(args: argparse.Namespace, target) -> None:
+    """--from-store: the table must exist; say what is re-embedded into which space (no storage URI)."""
+    from topicserve.store import DocumentStore
+
+    store = DocumentStore(args.storage_uri, table=args.from_store, background=False)
+    if store.table is None or store.space is None:
+        where = "TOPICSERVE_STORAGE_URI / --storage-uri"
+        raise SystemExit(f"backfill: the store has no table {args.from_store!r} ({where})")
+    print(
+        f"backfill: re-embedding the {len(store)} documents of table {args.from_store!r} "
+        f"({store.space.describe()}) with the service's {target.describe()}",
+        flush=True,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import ray
     from ray import serve
     from tqdm import tqdm
 
+    from topicserve.settings import get_settings
     from topicserve.space import EmbeddingSpace
 
-    path = Path(args.path).expanduser().resolve()
+    started = time.perf_counter()
+    if bool(args.path) == bool(args.from_store):
+        raise SystemExit("backfill: give a FILE_OR_DIR or --from-store TABLE (one of them)")
+    args.storage_uri = args.storage_uri or get_settings().storage_uri
     env = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "HF_HOME", "TOPICSERVE_ONNX_CACHE_DIR") if k in os.environ}
     # py_modules: the workers import this checkout's topicserve (the Ray Data stages run there).
     ray.init(address=args.address, runtime_env={"py_modules": [str(Path(__file__).parent)], "env_vars": env})
     handles = {name: serve.get_deployment_handle(name, app_name=args.app) for name in ("Embedder", "Topics", "State")}
     space = EmbeddingSpace.from_info(handles["Embedder"].info.remote().result(timeout_s=600))
-    ds = pipeline(path, args.app, space, args)
+    if args.from_store:
+        check_source_table(args, space)
+    documents, origin = source(args)
+    ds = pipeline(documents, args.app, space, args)
+    seconds = {"startup_s": time.perf_counter() - started, "wait_s": 0.0}
     done = 0
     with tqdm(desc="committed", unit="doc", disable=args.quiet) as bar:
-        for batch in ds.iter_batches(batch_size=args.commit_size, batch_format="numpy"):
-            n = commit(batch, handles["Topics"], handles["State"], space)
+        batches = iter(ds.iter_batches(batch_size=args.commit_size, batch_format="numpy"))
+        while True:
+            waited = time.perf_counter()
+            batch = next(batches, None)
+            seconds["wait_s"] += time.perf_counter() - waited  # Ray Data: read, check, embed
+            if batch is None:
+                break
+            n = commit(batch, handles["Topics"], handles["State"], space, seconds)
             done += n
             bar.update(n)
     skipped = " (ids already stored were skipped)" if args.resume else ""
-    print(f"backfill: {done} documents committed to {args.app} from {path}{skipped}")
+    print(f"backfill: {done} documents committed to {args.app} from {origin}{skipped}")
+    if args.stats:
+        write_stats(Path(args.stats), done, time.perf_counter() - started, seconds, ds)
     return 0
+
+
+def write_stats(path: Path, done: int, total_s: float, seconds: dict[str, float], ds) -> None:
+    """Where the run's time went: start-up, waiting for Ray Data's batches, tagging, committing."""
+    stats = {"documents": done, "total_s": round(total_s, 2), **{k: round(v, 2) for k, v in seconds.items()}}
+    stats["ray_data"] = ds.stats()  # per-operator wall and CPU time, as Ray Data reports it
+    path.write_text(json.dumps(stats, indent=2) + "\n")
 
 
 def register(sub) -> None:
     p = sub.add_parser("backfill", help="bulk-load JSONL/Parquet files on Ray Data into the running service's store")
-    p.add_argument("path", help="a .jsonl or .parquet file, or a directory of them")
+    p.add_argument("path", nargs="?", help="a .jsonl or .parquet file, or a directory of them")
+    p.add_argument(
+        "--from-store",
+        metavar="TABLE",
+        help="re-embed the documents of this table of the store instead (the model upgrade: docs/store.md)",
+    )
+    p.add_argument(
+        "--storage-uri",
+        help="the store of --from-store (default: TOPICSERVE_STORAGE_URI, as the service's)",
+    )
     p.add_argument("--address", default="auto", help="the Ray cluster the service runs on (default: auto)")
     p.add_argument("--app", default="topicserve", help="the Serve application (default: topicserve)")
     p.add_argument("--batch-size", type=int, default=256, help="texts per embedding batch (default 256)")
@@ -228,4 +343,5 @@ def register(sub) -> None:
     p.add_argument("--num-gpus", type=float, default=None, help="GPUs per embedding actor (default: 1 if any)")
     p.add_argument("--no-resume", dest="resume", action="store_false", help="embed ids already stored again")
     p.add_argument("--quiet", action="store_true", help="no progress bar of committed documents")
+    p.add_argument("--stats", metavar="FILE", help="write where the time went (JSON, with Ray Data's stats) here")
     p.set_defaults(func=run)

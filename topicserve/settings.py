@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     storage_uri: str = Field(
         ".data/store", description="Where the LanceDB table lives: a local directory or s3://bucket/prefix."
     )
+    store_table: str = Field(
+        "documents",
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="The LanceDB table (one embedding space) under storage_uri. A new model gets a new table: "
+        "docs/store.md, 'Upgrading the embedding model'.",
+    )
     taxonomy_path: str = Field("", description="Taxonomy YAML; empty means the bundled default.")
     max_items: int = Field(256, ge=1, description="Most texts/documents in one request.")
     max_text_chars: int = Field(100_000, ge=1, description="Longest accepted text.")

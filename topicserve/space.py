@@ -8,15 +8,32 @@ does not split the space by itself: backends of one model are one space (``space
 dim, normalised) when each non-reference backend passed the load gate, i.e. carries the mean
 cosine to fp32 it was admitted with (``agreement``). A space read from an older store has no
 ``backend`` and reads as torch.
+
+A model loaded from a local directory is recorded by its path, but messages name it by the
+directory's name only (``public_model``): errors and /readyz never show file paths.
 """
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict
 
 from topicserve.errors import ModelMismatch
 
 REFERENCE_BACKEND = "torch"
+UPGRADE_HINT = (
+    "To switch models, deploy the new model with TOPICSERVE_STORE_TABLE set to a new table and fill it "
+    "with `python -m topicserve backfill --from-store <old table>`; to roll back, deploy the model the "
+    "table was built with (docs/store.md, 'Upgrading the embedding model')."
+)
+
+
+def public_model(model: str) -> str:
+    """A hub id as it is; a local directory (an absolute or relative path) by its last component."""
+    if model.startswith(("/", "~", "./", "../", "\\")) or "://" in model:
+        return PurePosixPath(model.replace("\\", "/").rstrip("/")).name or "(local model)"
+    return model
 
 
 class EmbeddingSpace(BaseModel):
@@ -45,18 +62,22 @@ class EmbeddingSpace(BaseModel):
 
     def describe(self) -> str:
         norm = "L2-normalised" if self.normalized else "unnormalised"
-        return f"{self.model} ({self.dim}-dim, {norm}, {self.backend} backend)"
+        return f"{public_model(self.model)} ({self.dim}-dim, {norm}, {self.backend} backend)"
+
+    def public(self) -> dict:
+        """The space as errors and /readyz show it (a local model directory by its name only)."""
+        return {**self.model_dump(), "model": public_model(self.model)}
 
     def compatible(self, other: EmbeddingSpace) -> bool:
         return self.space_family == other.space_family and self.gated and other.gated
 
-    def check_compatible(self, other: EmbeddingSpace, *, what: str = "request") -> None:
+    def check_compatible(self, other: EmbeddingSpace, *, what: str = "request", table: str | None = None) -> None:
         """Raise ModelMismatch naming both spaces unless ``other`` is this space (or a gated backend of it)."""
         if not self.compatible(other):
+            store = f"the store table {table!r}" if table else "the store"
             raise ModelMismatch(
-                f"embedding space mismatch: the store holds vectors of {self.describe()}, "
-                f"but the {what} uses {other.describe()}. Re-embed the store with the new model "
-                "(new storage_uri) or deploy the model the store was built with.",
-                store_space=self.model_dump(),
-                request_space=other.model_dump(),
+                f"embedding space mismatch: {store} holds vectors of {self.describe()}, "
+                f"but the {what} uses {other.describe()}. {UPGRADE_HINT}",
+                store_space=self.public(),
+                request_space=other.public(),
             )

@@ -1,7 +1,7 @@
-"""`python -m topicserve backfill` on the tests' Ray: Ray Data reads JSONL, embeds on an actor pool,
-and commits through the deployed app's State; a second run resumes (skips stored ids).
-Parquet input is covered by tests/unit/test_backfill_parse.py only: on this 2-CPU cluster a run
-over a directory of JSONL + Parquet stalled on a 1-CPU demand (see the report of issue 12)."""
+"""`python -m topicserve backfill` on the tests' Ray: Ray Data reads a directory of JSONL and Parquet,
+embeds on an actor pool, and commits through the deployed app's State; a second run resumes (skips
+stored ids). And the model upgrade: a second embedding model on the same table is refused naming
+both models; on a new table it serves, and `backfill --from-store` re-embeds the old table into it."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import requests
 
-from tests.e2e.conftest import BASE, ROOT
+from tests.e2e.conftest import BASE, ROOT, local_config
+from tests.small_model import DIM, build_small_model
+from topicserve.settings import DEFAULT_MODEL
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:8]
@@ -38,14 +43,14 @@ def docs(prefix: str, n: int) -> list[dict]:
     ]
 
 
-def backfill(local_ray, path) -> subprocess.CompletedProcess:
+def backfill(local_ray, *source: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "topicserve",
             "backfill",
-            str(path),
+            *source,
             "--address",
             local_ray.head.gcs_address,
             "--batch-size",
@@ -66,16 +71,24 @@ def backfill(local_ray, path) -> subprocess.CompletedProcess:
 
 def test_backfill_commits_through_the_service_and_resumes(deployed, tmp_path):
     local_ray, _ = deployed
-    jsonl = docs("j", 24)
+    jsonl, parquet = docs("j", 24), docs("p", 8)
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in jsonl[:12]))
-    first = backfill(local_ray, tmp_path / "a.jsonl")  # half the JSONL: an interrupted run
+    first = backfill(local_ray, str(tmp_path / "a.jsonl"))  # half the JSONL: an interrupted run
     assert first.returncode == 0, first.stdout + first.stderr
     assert "backfill: 12 documents committed" in first.stdout
 
+    # The whole JSONL file beside a Parquet file, in one directory: resumes after the first 12.
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in jsonl))
-    second = backfill(local_ray, tmp_path / "a.jsonl")  # the whole file: resumes after the first 12
+    rows = [{"id": d["id"], "text": d["text"], "timestamp": d["timestamp"], "n": i} for i, d in enumerate(parquet)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "b.parquet")  # the extra column n goes into metadata
+    second = backfill(local_ray, str(tmp_path), "--stats", str(tmp_path / "stats.json"))
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "backfill: 12 documents committed" in second.stdout  # the 12 already stored were skipped
+    assert "backfill: 20 documents committed" in second.stdout  # 12 JSONL + 8 Parquet; 12 skipped
+    stats = json.loads((tmp_path / "stats.json").read_text())  # where the time went (bench/backfill.py)
+    assert stats["documents"] == 20 and "EmbedBatch" in stats["ray_data"]
+    assert {"startup_s", "wait_s", "topics_s", "commit_s"} <= stats.keys()
+    from_parquet = requests.get(f"{BASE}/documents/{parquet[3]['id']}", timeout=30).json()
+    assert from_parquet["text"] == parquet[3]["text"] and from_parquet["metadata"] == {"n": 3}
 
     got = requests.get(f"{BASE}/documents/{jsonl[5]['id']}", timeout=30).json()
     assert got["text"] == jsonl[5]["text"] and got["metadata"] == {"n": 5} and got["timestamp"].startswith("2026-03-01")
@@ -94,7 +107,82 @@ def test_a_bad_record_fails_the_run_naming_it_and_commits_nothing_of_its_batch(d
     bad = docs("bad", 3)
     bad[1]["timestamp"] = "yesterday"
     (tmp_path / "bad.jsonl").write_text("".join(json.dumps(d) + "\n" for d in bad))
-    out = backfill(local_ray, tmp_path / "bad.jsonl")
+    out = backfill(local_ray, str(tmp_path / "bad.jsonl"))
     assert out.returncode != 0
     assert bad[1]["id"] in out.stderr and "timestamp" in out.stderr
     assert requests.get(f"{BASE}/documents/{bad[0]['id']}", timeout=30).status_code == 404
+
+
+def _wait_for(ray, app: str, status: str, check=lambda: True, timeout: float = 600) -> dict:
+    """Poll until ``app`` has ``status`` and ``check()`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = ray.status().get("applications", {}).get(app, {})
+        if found.get("status") == status and check():
+            return found
+        time.sleep(2)
+    raise AssertionError(f"{app} not {status} after {timeout}s: {ray.serve_status_text()}")
+
+
+def _readyz(prefix: str = "") -> dict:
+    try:
+        return requests.get(f"{BASE}{prefix}/readyz", timeout=10).json()
+    except (requests.RequestException, ValueError):
+        return {}
+
+
+def _with_small_app(config: dict, model: str, **env: str) -> dict:
+    """The tests' config plus a second application, SMALL at /small: the small model on the same
+    storage, each deployment at 0.01 CPU (the first app holds the test cluster's CPUs)."""
+    import copy
+
+    small = copy.deepcopy(config["applications"][0])
+    small.update(name=SMALL, route_prefix="/small")
+    small["runtime_env"]["env_vars"].update(TOPICSERVE_EMBEDDING_MODEL=model, **env)
+    for deployment in small["deployments"]:
+        deployment.pop("autoscaling_config", None)
+        deployment.update(num_replicas=1, ray_actor_options={"num_cpus": 0.01, "num_gpus": 0})
+    return {**config, "applications": [config["applications"][0], small]}
+
+
+SMALL = "topicserve-small"
+
+
+def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(deployed, app_zip, tmp_path):
+    """The upgrade as docs/store.md describes it, with the new model as a second application so the
+    first one never restarts (and keeps serving throughout)."""
+    local_ray, storage = deployed
+    old = docs("up", 4)
+    assert requests.post(f"{BASE}/documents", json={"documents": old}, timeout=120).status_code == 200
+    before = _readyz()["state"]
+    model = str(build_small_model(tmp_path / "small-model"))  # 64-dim: another embedding space
+    base = local_config(app_zip, storage)
+    try:
+        # The old table, another model: that application fails naming both spaces; nothing is mixed.
+        local_ray.deploy(_with_small_app(base, model))
+        failed = _wait_for(local_ray, SMALL, "DEPLOY_FAILED")
+        message = failed.get("message", "") + local_ray.serve_status_text()
+        assert "embedding space mismatch" in message and "'documents'" in message
+        assert f"{DEFAULT_MODEL} (384-dim" in message and f"small-model ({DIM}-dim" in message
+        assert "--from-store" in message  # and says how to upgrade
+        assert _readyz("/small").get("status") != "ready"
+        assert _readyz()["embedder"]["dim"] == 384  # the first application still serves
+
+        # A new table for the new model: it serves, and backfill re-embeds the old table into it.
+        local_ray.deploy(_with_small_app(base, model, TOPICSERVE_STORE_TABLE="documents_small"))
+        _wait_for(local_ray, SMALL, "RUNNING", lambda: _readyz("/small").get("status") == "ready")
+        assert _readyz("/small")["state"]["table"] == "documents_small"
+        out = backfill(local_ray, "--from-store", "documents", "--storage-uri", str(storage), "--app", SMALL)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert f"{DEFAULT_MODEL} (384-dim" in out.stdout and f"small-model ({DIM}-dim" in out.stdout
+        assert f"backfill: {before['documents']} documents committed" in out.stdout
+        moved = requests.get(f"{BASE}/small/documents/{old[1]['id']}", timeout=30).json()
+        assert moved["text"] == old[1]["text"] and moved["metadata"] == {"n": 1}
+        assert moved["timestamp"].startswith("2026-03-01")
+        hits = requests.post(f"{BASE}/small/search", json={"query": old[2]["text"], "k": 3}, timeout=60).json()
+        assert old[2]["id"] in [h["id"] for h in hits["results"]]  # searchable in the new space
+    finally:
+        local_ray.deploy(base)  # the second application goes; the first was never touched
+    # The old table is as it was: the upgrade only read it.
+    assert _readyz()["state"]["documents"] == before["documents"]
+    assert _readyz()["embedder"]["dim"] == 384

@@ -64,3 +64,40 @@ def test_files_of_a_directory(tmp_path):
     assert [p.split("/")[-1] for p in jsonl] == ["x.jsonl"] and [p.split("/")[-1] for p in parquet] == ["y.parquet"]
     with pytest.raises(ValueError, match=r"no \.jsonl or \.parquet"):
         backfill._files(tmp_path / "notes.txt")
+
+
+def test_parquet_files_are_read_a_record_batch_at_a_time(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    rows = [{"id": f"p{i}", "text": f"Print number {i}.", "n": i} for i in range(5)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet")
+    monkeypatch.setattr(backfill, "PARQUET_ROWS", 2)
+    batches = list(backfill.read_parquet_files({"path": np.array([str(tmp_path / "a.parquet")])}))
+    assert [len(b["id"]) for b in batches] == [2, 2, 1]
+    assert [i for b in batches for i in b["id"]] == [r["id"] for r in rows]
+    assert json.loads(batches[2]["metadata"][0]) == {"n": 4}
+
+
+def test_a_store_table_reads_back_as_document_columns(tmp_path):
+    """What `backfill --from-store` re-embeds: the table's rows, read as Ray Data's read_lance reads them."""
+    from datetime import UTC, datetime
+
+    import lance
+
+    from topicserve.space import EmbeddingSpace
+    from topicserve.store import DocumentStore, StoredDocument, connect
+
+    store = DocumentStore(str(tmp_path), table="old", background=False)
+    stamp = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    docs = [StoredDocument(id="s1", text="A chapel fresco.", timestamp=stamp, metadata={"room": "nave"})]
+    store.upsert(docs, np.ones((1, 4)), EmbeddingSpace(model="m", dim=4))
+    table = lance.dataset(connect.table_uri(str(tmp_path), "old")).to_table(columns=backfill.SOURCE_COLUMNS)
+    cols = backfill.stored_columns(table)
+    assert cols == {
+        "id": ["s1"],
+        "text": ["A chapel fresco."],
+        "timestamp": ["2026-03-01T10:00:00+00:00"],
+        "metadata": ['{"room": "nave"}'],
+    }
+    again = backfill._document({**{k: v[0] for k, v in cols.items()}, "metadata": json.loads(cols["metadata"][0])}, "x")
+    assert again["timestamp"] == cols["timestamp"][0]  # checks as POST /documents would, unchanged

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from topicserve.settings import Settings, get_settings
 
-TABLE = "documents"
 REMOTE_SCHEMES = ("s3://",)
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "aws_access_key_id",
@@ -58,3 +57,8 @@ def storage_options(uri: str, settings: Settings | None = None) -> dict[str, str
 
 def db_uri(uri: str) -> str:
     return uri.rstrip("/") if is_remote(uri) else str(local_path(uri))
+
+
+def table_uri(uri: str, table: str) -> str:
+    """The Lance dataset of one table (what Ray Data's ``read_lance`` reads): ``<db>/<table>.lance``."""
+    return f"{db_uri(uri)}/{table}.lance"

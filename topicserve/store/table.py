@@ -38,8 +38,11 @@ READ_FAILED = "the store could not be read just now. Retry shortly."
 class DocumentStore:
     """The single writer's view of the table; readers may open the same URI (read_consistency_s)."""
 
-    def __init__(self, uri: str, *, settings: Settings | None = None, background: bool = True) -> None:
+    def __init__(
+        self, uri: str, *, settings: Settings | None = None, background: bool = True, table: str | None = None
+    ) -> None:
         self.settings = settings or get_settings()
+        self.table_name = table or self.settings.store_table  # one table per embedding space
         connect.check_scheme(uri)
         if not connect.is_remote(uri):
             legacy.refuse_old_format(connect.local_path(uri))
@@ -60,8 +63,8 @@ class DocumentStore:
 
     def _open(self):
         try:
-            if connect.TABLE in self._db.list_tables().tables:
-                return self._db.open_table(connect.TABLE)
+            if self.table_name in self._db.list_tables().tables:
+                return self._db.open_table(self.table_name)
         except Exception as exc:
             log.warning("store open failed: %s: %s", type(exc).__name__, exc)
             raise StoreUnavailable(READ_FAILED) from None
@@ -104,7 +107,7 @@ class DocumentStore:
     def _create(self, space: EmbeddingSpace):
         from lancedb.index import FTS, BTree, LabelList
 
-        table = self._db.create_table(connect.TABLE, schema=table_schema(space))
+        table = self._db.create_table(self.table_name, schema=table_schema(space))
         table.create_index("text", config=FTS(with_position=False))  # native (Lance) FTS, not tantivy
         # Scalar indexes for the filters (id lookups and merges, topic, time); optimize() updates them.
         table.create_index("id", config=BTree())
@@ -128,7 +131,7 @@ class DocumentStore:
                 self._table = self._commit(self._create, space)
                 self.space = space
             else:
-                self.space.check_compatible(space, what="running embedder")
+                self.space.check_compatible(space, what="running embedder", table=self.table_name)
                 if not self._upgraded:  # once per process: upsert binds on every write
                     self._upgrade(space)
 
@@ -268,11 +271,12 @@ class DocumentStore:
         """Best ``k`` documents by cosine similarity (vector), BM25 (keyword) or rank fusion (hybrid)."""
         if self.space is None or self._table is None:
             return []
-        self.space.check_compatible(space, what="query")
+        self.space.check_compatible(space, what="query", table=self.table_name)
         if vector is not None:
             vector = np.asarray(vector, dtype=np.float32).reshape(-1)
             if vector.shape[0] != self.space.dim:
-                self.space.check_compatible(space.model_copy(update={"dim": vector.shape[0]}), what="query vector")
+                wrong = space.model_copy(update={"dim": vector.shape[0]})
+                self.space.check_compatible(wrong, what="query vector", table=self.table_name)
         options = SearchOptions(
             k=k, mode=mode, text=text, where=where(topic=topic, since=since, until=until), exact=exact
         )
@@ -281,8 +285,10 @@ class DocumentStore:
     def stats(self) -> dict[str, Any]:
         """Documents, table version, index state and space; never the storage URI (/readyz shows it)."""
         if self._table is None:
-            return {"documents": 0, "version": 0, "index": {"vector": None, "fts": False}, "space": None}
+            empty = {"vector": None, "fts": False}
+            return {"table": self.table_name, "documents": 0, "version": 0, "index": empty, "space": None}
         return {
+            "table": self.table_name,
             "documents": len(self),
             "version": self._table.version,
             "index": self.maintenance.index_state(),
