@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import BASE, ROOT, local_config
-from tests.small_model import DIM, build_small_model
+from tests.support.small_model import DIM, build_small_model
 from topicserve.settings import DEFAULT_MODEL
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.small_model import DIM, build_small_model
+from tests.support.small_model import DIM, build_small_model
 from topicserve.api import build_app
 from topicserve.embedding import Embedder
 from topicserve.errors import ModelMismatch
