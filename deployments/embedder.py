@@ -13,7 +13,11 @@ from ray import serve
 
 from deployments.metrics import replica_metrics
 from topicserve.embedding import Embedder as EmbeddingModel
+from topicserve.embedding.startup import StartupMarks, import_backend_modules, now, process_started_at
 from topicserve.settings import get_settings
+
+# Start-up marks of this replica process (bench/coldstart.py reads them from /readyz).
+_MODULE_IMPORTED = now()
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,18 @@ def replica_cpus() -> int:
 )
 class Embedder:
     def __init__(self) -> None:
+        marks = StartupMarks(process_started=process_started_at(), module_imported=_MODULE_IMPORTED, init_started=now())
         settings = get_settings()
         threads = settings.torch_threads or replica_cpus()
+        import_backend_modules(settings.embedding_backend)
+        marks.libraries_imported = now()
         self.model = EmbeddingModel(settings.embedding_model, settings.embedding_device, threads=threads)
+        marks.model_loaded = now()
+        # One batch before the replica takes traffic: lazy kernel/allocator set-up costs the first
+        # batch several times a normal one, and it is paid here instead of by the first caller.
+        self.model.embed(["warm-up"])
+        marks.first_batch_done = now()
+        self.startup = marks
         self.watchdog_s = settings.embed_watchdog_s
         self._batch_started: float | None = None  # monotonic start of the running batch
         self._last_failure: str | None = None  # exception type of the last failed batch
@@ -97,4 +110,4 @@ class Embedder:
             self._last_failure = None
 
     def info(self) -> dict:
-        return self.model.info()
+        return self.model.info() | {"startup": self.startup.model_dump() | self.startup.phases()}
