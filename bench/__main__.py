@@ -29,6 +29,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The bench's clusters are its own, on loopback, for minutes: no Ray token auth, which `ray start`
+# switches on by itself whenever a token file happens to exist (~/.ray/auth_token, left by any
+# local `ray.init()` on this shared machine) and which the bench's HTTP probes do not send.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import coldstart, embeddings, footprint, headline, quality, report
