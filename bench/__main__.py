@@ -35,6 +35,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import requests
+
 from bench import coldstart, embeddings, footprint, headline, quality, report
 from bench import infinity as infinity_peer
 from bench.load import http_embedder, ingest, latency_p50_ms, throughput
@@ -44,9 +46,13 @@ from topicserve.embedding import model_directory
 from topicserve.settings import DEFAULT_MODEL
 
 CORES = os.cpu_count() or 1
-# Embedder sizes on the service, BACKEND:REPLICASxTHREADS: as shipped (1 replica, num_cpus 1 ->
-# 1 thread), threads = cores, replicas x 1 thread = cores; the same for the int8 backend.
-DEFAULT_CONFIGS = f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,onnx-int8:1x1,onnx-int8:1x{CORES},onnx-int8:{CORES}x1"
+# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:ha|:tp]: as serve_config.yaml ships
+# it (1 replica, num_cpus 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what
+# `make run` starts); that size with the old 10 ms batch wait and with Ray's throughput-optimized
+# mode (direct ingress: no proxy hop); int8 at the same size.
+DEFAULT_CONFIGS = (
+    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:w10,torch:{CORES}x1:tp,onnx-int8:{CORES}x1"
+)
 
 
 def parse_configs(spec: str) -> list[ServiceConfig]:
@@ -84,6 +90,12 @@ def http_row(peer: str, url: str, texts: list[str], args, model: str | None = No
     }
 
 
+def healthz_p50_ms(base: str, n: int = 200) -> float:
+    """GET /healthz: the proxy and the ingress only (no Embedder hop, no model): the path's floor."""
+    session = requests.Session()
+    return latency_p50_ms(lambda _: session.get(f"{base}/healthz", timeout=30).raise_for_status(), ["x"], n)
+
+
 def infinity_rows(texts: list[str], args) -> list[dict]:
     with infinity_peer.serve(model_directory(DEFAULT_MODEL), args.infinity_port, batch_size=64) as url:
         peer = f"Infinity {infinity_peer.version()} /embeddings (torch engine, batch 64)"
@@ -101,6 +113,7 @@ def service_rows(texts: list[str], args) -> list[dict]:
             print(f"skipped {cfg.label()}: {exc}", flush=True)
             continue
         row = http_row(f"service /v1/embeddings: {cfg.label()}", f"{url}/v1/embeddings", texts, args)
+        row["healthz_p50_ms"] = healthz_p50_ms(url)
         if i == 0 and args.ingest_n:  # ingest once per run, on the first configuration
             row["ingest"] = ingest(url, texts[: args.ingest_n])
         rows.append(row | cfg.model_dump())

@@ -58,7 +58,10 @@ def spread(values: list[float], fmt: str = "{:.0f}") -> str:
 
 def peers_table(runs: list[dict]) -> list[str]:
     """One line per peer: texts/s, ratio to raw sentence-transformers encode of the same run, p50."""
-    lines = ["| peer | texts/s | × raw torch encode | × Infinity | single-text p50 ms |", "|---|---|---|---|---|"]
+    lines = [
+        "| peer | texts/s | × raw torch encode | × Infinity | single-text p50 ms | `/healthz` p50 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     names = list(dict.fromkeys(row["peer"] for run in runs for row in run["rows"]))
     for name in names:
         rows = [(run, row) for run in runs for row in run["rows"] if row["peer"] == name]
@@ -66,9 +69,10 @@ def peers_table(runs: list[dict]) -> list[str]:
         vs_raw = [row["texts_per_s"] / run["reference"] for run, row in rows if run.get("reference")]
         vs_inf = [row["texts_per_s"] / run["infinity"] for run, row in rows if run.get("infinity")]
         p50 = [row.get("p50_ms") for _, row in rows]
+        health = [row.get("healthz_p50_ms") for _, row in rows]
         lines.append(
             f"| {name} | {spread(rate)} | {spread(vs_raw, '{:.2f}')} | {spread(vs_inf, '{:.2f}')} "
-            f"| {spread(p50, '{:.1f}')} |"
+            f"| {spread(p50, '{:.1f}')} | {spread(health, '{:.1f}')} |"
         )
     return lines
 

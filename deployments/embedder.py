@@ -26,7 +26,8 @@ class EmbedderConfig(BaseModel):
     """`user_config` of the Embedder: batching knobs, applied live in `reconfigure`."""
 
     max_batch_size: int = Field(8, ge=1, le=1024)
-    batch_wait_timeout_s: float = Field(0.01, ge=0.0, le=5.0)
+    # 0: no waiting for more requests; batches form from what queued while the model was busy.
+    batch_wait_timeout_s: float = Field(0.0, ge=0.0, le=5.0)
 
 
 def replica_cpus() -> int:
@@ -71,7 +72,7 @@ class Embedder:
         self._batched.set_max_batch_size(cfg.max_batch_size)  # type: ignore[attr-defined]
         self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)  # type: ignore[attr-defined]
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.0)
     async def _batched(self, requests: list[tuple[float, list[str]]]) -> list[np.ndarray]:
         """Each request is (monotonic time it was queued, its texts)."""
         flat = [text for _, texts in requests for text in texts]
