@@ -1,4 +1,4 @@
-# The store's S3 tests run moto's server (tests/unit/test_store_s3.py) from its own venv: botocore
+# The store's S3 tests run moto's server (tests/unit/store/test_store_s3.py) from its own venv: botocore
 # pins python-dateutil<3 and the main lock has 4.x, so moto cannot live in .venv.
 # `make moto-venv` builds .venv-moto from requirements-moto.lock; the test targets depend on it.
 MOTO_VENV := .venv-moto

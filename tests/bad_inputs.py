@@ -1,6 +1,6 @@
 """A table of bad inputs across every route, and the checks each one must pass.
 
-Run by tests/unit/test_bad_inputs.py (the in-process app) and tests/e2e/test_bad_inputs.py (the
+Run by tests/unit/api/test_bad_inputs.py (the in-process app) and tests/e2e/test_bad_inputs.py (the
 deployed app), both with an API key set. Every case must answer its status with the one JSON error
 shape naming its field, leak nothing of the server (paths, storage location, key, tracebacks), and
 write nothing (the document count in /readyz does not change).
@@ -293,7 +293,7 @@ SEARCH = [
         S,
         {"query": "art", "since": "2026-02-02T00:00:00Z", "until": "2026-02-01T00:00:00Z"},
         422,
-        "since",
+        "until",
     ),
     post("search: unknown field", S, {"query": "art", "extra": 1}, 422, "extra"),
     post("search: mode field smuggled in filters", S, {"query": "art", "filter": {"id": "x"}}, 422, "filter"),
@@ -567,7 +567,7 @@ MANAGE = [
         DD,
         {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         422,
-        "body",
+        "until",
     ),
     post("delete-where: topic is a list", DD, {"topic": ["a"]}, 422, "topic"),
     get("list: limit 0", LS, 422, "limit", params={"limit": "0"}),
@@ -575,6 +575,13 @@ MANAGE = [
     get("list: limit abc", LS, 422, "limit", params={"limit": "abc"}),
     get("list: unknown parameter", LS, 422, "order", params={"order": "desc"}),
     get("list: naive since", LS, 422, "since", params={"since": "2026-01-01T00:00:00"}),
+    get(
+        "list: since after until",
+        LS,
+        422,
+        "until",
+        params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    ),
     get("list: cursor not base64", LS, 422, "cursor", params={"cursor": "!!!"}),
     get("list: topic empty", LS, 422, "topic", params={"topic": ""}),
     post("search: unknown mode", S, {"query": "art", "mode": "fuzzy"}, 422, "mode"),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from topicserve import token_ids
 from topicserve.evaluation import EvalReport, ItemResult, Metrics
@@ -65,6 +74,14 @@ def _timestamp(value: Any) -> datetime:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+
+
+def _until_after_since(until: datetime | None, info: ValidationInfo) -> datetime | None:
+    """A field validator for ``until`` (``since`` is declared first), so the error names ``until``."""
+    since = info.data.get("since")
+    if until is not None and since is not None and since >= until:
+        raise ValueError("until must be after since")
+    return until
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +259,8 @@ class DeleteRequest(Strict):
     since: Timestamp | None = None
     until: Timestamp | None = None
 
+    _ordered = field_validator("until")(_until_after_since)
+
     @model_validator(mode="after")
     def _one_kind(self) -> DeleteRequest:
         has_filter = any(v is not None for v in (self.topic, self.since, self.until))
@@ -249,8 +268,6 @@ class DeleteRequest(Strict):
             raise ValueError("give ids, or a filter with topic, since or until (an empty filter would delete all)")
         if self.ids is not None and has_filter:
             raise ValueError("give ids or a filter, not both")
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
         return self
 
 
@@ -265,11 +282,7 @@ class DocumentsQuery(BaseModel):
     limit: int = Field(100, ge=1, le=1000, description="Page size.")
     cursor: str | None = Field(None, max_length=1024, description="`next_cursor` of the previous page.")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> DocumentsQuery:
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
-        return self
+    _ordered = field_validator("until")(_until_after_since)
 
 
 class DeleteResponse(BaseModel):
@@ -291,6 +304,8 @@ class SearchRequest(Strict):
     mode: Literal["vector", "keyword", "hybrid"] = Field(
         "vector", description="vector (embeddings), keyword (full-text, BM25) or hybrid (reciprocal rank fusion)."
     )
+
+    _ordered = field_validator("until")(_until_after_since)
 
     @field_validator("query")
     @classmethod

@@ -19,7 +19,7 @@ Phrase = Annotated[str, Field(min_length=1, max_length=2000)]
 
 class Label(StrictModel):
     """A topic, scored against its prototypes: all its texts and its description's keywords
-    (topicserve/topic_prototypes.py).
+    (topicserve/topics/prototypes.py).
 
     ``description`` is the one-line definition; ``descriptions`` are further paraphrases and
     ``examples`` prototype sentences of documents that belong to the topic. Averaging several

@@ -9,21 +9,18 @@ own cache (``TIKTOKEN_CACHE_DIR``), since it cannot download it here.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import shutil
 
 import numpy as np
 import pytest
 from openai import OpenAI
 
 from tests.e2e.conftest import BASE
-from topicserve import token_ids
+from tests.support.tokens import shipped_tiktoken_table
 
 pytestmark = pytest.mark.e2e
 langchain_openai = pytest.importorskip("langchain_openai")
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 TEXTS = [
     "Conservators cleaned the chapel fresco and consolidated the flaking plaster.",
     "Café society — a naïve watercolour of the harbour at dawn 🎨",
@@ -33,10 +30,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def embeddings(deployed, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("tiktoken-cache")
-    shutil.copy(token_ids.TABLE, cache / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    with shipped_tiktoken_table(tmp_path_factory.mktemp("tiktoken-cache")):
         yield langchain_openai.OpenAIEmbeddings(model=MODEL, base_url=f"{BASE}/v1", api_key="not-needed")
 
 

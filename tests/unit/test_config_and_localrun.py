@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support import ROOT
 from topicserve import gitarchive, localrun
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.unit._quality_support import embedder
+from tests.support.app import post_docs, serve
+from tests.support.models import embedder
 from topicserve.discovery import DiscoveryParams, ctfidf_keywords, discover
 from topicserve.settings import default_taxonomy_path
 from topicserve.topics import TopicsConfig
@@ -58,19 +57,8 @@ def test_discover_finds_one_cluster_per_theme():
 
 @pytest.fixture
 def service(tmp_path):
-    from topicserve.api import build_app
-    from topicserve.inprocess import build_gateway
-
-    gateway = build_gateway(str(tmp_path / "store"), embedder=embedder())
-    asyncio.run(gateway.startup())
-    with TestClient(build_app(gateway)) as http:
+    with serve(tmp_path / "store", embedder()) as (gateway, http):
         yield gateway, http
-
-
-def post_docs(http, docs):
-    resp = http.post("/documents", json={"documents": docs})
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def test_candidates_trend_in_trends_and_can_be_promoted(service):

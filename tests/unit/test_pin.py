@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from topicserve.gitarchive import parse_remote
 from topicserve.testing.repos import fixture_repo, git
 
-ROOT = Path(__file__).resolve().parents[2]
 OLD_SHA = "6dabd797cb2becd66ca834f6f66989f120f9f953"
 
 

@@ -5,7 +5,7 @@ Why not shell out to `kubectl kustomize`? The CLI must work where only Python is
 three kustomize features only — ``resources`` (files or directories), JSON6902 ``patches`` (a
 list of add/remove/replace/test operations, with a ``target``) and ``images`` — and this module
 implements exactly those; any other key is an error rather than a silently different result.
-tests/unit/test_k8s_manifests.py compares the output with `kubectl kustomize` where it exists.
+tests/unit/k8s/test_k8s_manifests.py compares the output with `kubectl kustomize` where it exists.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from topicserve.topics import TopicScore
 SPACE_KEY = b"topicserve.space"
 FORMAT_KEY = b"topicserve.format"
 FORMAT = "2"  # format 1 was the JSONL-segment store (topicserve/store/legacy.py)
-# confidence: the decision rule's calibrated confidence (topicserve/topic_rules.py); null when the
+# confidence: the decision rule's calibrated confidence (topicserve/topics/rules.py); null when the
 # rule gives none (LLM-snapped topics) or for tables written before it existed.
 TOPIC = pa.struct([("label", pa.string()), ("score", pa.float64()), ("confidence", pa.float64())])
 # Everything but the vector: what get/list/search return.
