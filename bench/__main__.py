@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     result["network_calls_during_load"] = coldstart.network_calls_during_load(DEFAULT_MODEL)
     for _ in range(args.runs):
         result["runs"].append(one_run(texts, args, parts))
+    result["headline"] = headline.lines(result)
+    report.write(result, Path(args.out))  # the runs are kept even if the quality part fails
     if "quality" in parts:
         result["quality"] = {"dev": quality.choose_reduce_range(args.quality_n, CORES),
                              "test": quality.quality_on_test_rows(args.quality_n)}  # fmt: skip
