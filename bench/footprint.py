@@ -32,7 +32,7 @@ BASE_IMAGE = {"name": "python:3.11-slim-bookworm", "uncompressed_mb": 150, "sour
 # The Dockerfile's apt layer (wget) and user: a few MB, estimated.
 APT_LAYER_MB = 5
 # CI, 2 cores, fresh machine (session 2 of this project; no CI log is kept in this checkout).
-LAST_CI = {"make_test_s": 755, "source": "last CI run reported by the integrator (12.4 min)"}
+LAST_CI = {"make_test_s": 755, "source": "the last CI run, as the brief reports it"}
 
 
 def lock_sha() -> str:
