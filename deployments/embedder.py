@@ -13,7 +13,11 @@ from ray import serve
 
 from deployments.metrics import replica_metrics
 from topicserve.embedding import Embedder as EmbeddingModel
+from topicserve.embedding.startup import StartupMarks, import_backend_modules, now, process_started_at
 from topicserve.settings import get_settings
+
+# Start-up marks of this replica process (bench/coldstart.py reads them from /readyz).
+_MODULE_IMPORTED = now()
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +26,8 @@ class EmbedderConfig(BaseModel):
     """`user_config` of the Embedder: batching knobs, applied live in `reconfigure`."""
 
     max_batch_size: int = Field(8, ge=1, le=1024)
-    batch_wait_timeout_s: float = Field(0.01, ge=0.0, le=5.0)
+    # 0: no waiting for more requests; batches form from what queued while the model was busy.
+    batch_wait_timeout_s: float = Field(0.0, ge=0.0, le=5.0)
 
 
 def replica_cpus() -> int:
@@ -44,9 +49,18 @@ def replica_cpus() -> int:
 )
 class Embedder:
     def __init__(self) -> None:
+        marks = StartupMarks(process_started=process_started_at(), module_imported=_MODULE_IMPORTED, init_started=now())
         settings = get_settings()
         threads = settings.torch_threads or replica_cpus()
+        import_backend_modules(settings.embedding_backend)
+        marks.libraries_imported = now()
         self.model = EmbeddingModel(settings.embedding_model, settings.embedding_device, threads=threads)
+        marks.model_loaded = now()
+        # One batch before the replica takes traffic: lazy kernel/allocator set-up costs the first
+        # batch several times a normal one, and it is paid here instead of by the first caller.
+        self.model.embed(["warm-up"])
+        marks.first_batch_done = now()
+        self.startup = marks
         self.watchdog_s = settings.embed_watchdog_s
         self._batch_started: float | None = None  # monotonic start of the running batch
         self._last_failure: str | None = None  # exception type of the last failed batch
@@ -58,7 +72,7 @@ class Embedder:
         self._batched.set_max_batch_size(cfg.max_batch_size)  # type: ignore[attr-defined]
         self._batched.set_batch_wait_timeout_s(cfg.batch_wait_timeout_s)  # type: ignore[attr-defined]
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.0)
     async def _batched(self, requests: list[tuple[float, list[str]]]) -> list[np.ndarray]:
         """Each request is (monotonic time it was queued, its texts)."""
         flat = [text for _, texts in requests for text in texts]
@@ -97,4 +111,4 @@ class Embedder:
             self._last_failure = None
 
     def info(self) -> dict:
-        return self.model.info()
+        return self.model.info() | {"startup": self.startup.model_dump() | self.startup.phases()}

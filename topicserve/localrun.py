@@ -58,11 +58,23 @@ def derive_local_config(
         env["working_dir"] = working_dir
         env_vars = env.setdefault("env_vars", {})
         env_vars["TOPICSERVE_STORAGE_URI"] = storage_uri
-        if not gpu:
-            # Ray gives the Embedder's torch 1 thread (its num_cpus); on a laptop the other cores
-            # are idle. bench/throughput.py: 1.4-1.5x texts/s over HTTP with 2 threads on 2 cores.
-            env_vars.setdefault("TOPICSERVE_TORCH_THREADS", str(os.cpu_count() or 1))
+    # No TOPICSERVE_TORCH_THREADS: each Embedder replica runs as many threads as it has Ray CPUs
+    # (1). More throughput comes from more replicas of 1 thread (`embedder_replicas`), which held
+    # up on a busy machine where 1 replica x 2 threads stalled (docs/performance.md).
     return local
+
+
+def size_embedder(config: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """``replicas`` CPU Embedder replicas of 1 thread each, their Ray CPUs shared out so that the
+    other deployments still fit on a machine with ``replicas`` cores; input not modified."""
+    sized = copy.deepcopy(config)
+    for app in sized["applications"]:
+        for dep in app.get("deployments", []):
+            if dep["name"] == "Embedder" and replicas > 1:
+                dep.pop("autoscaling_config", None)
+                dep["num_replicas"] = replicas
+                dep.setdefault("ray_actor_options", {})["num_cpus"] = round(1.0 / replicas, 2)
+    return sized
 
 
 def _auth_headers() -> dict[str, str]:
@@ -164,9 +176,12 @@ def up(args) -> int:
     build = root / "build"
     zip_path, sha = build_archive(root, build, archive_repo_name(config, root))
     storage = Path(args.storage).expanduser().resolve()
+    gpu = has_local_gpu()
     local = derive_local_config(
-        config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=has_local_gpu(), port=args.port
+        config, working_dir=zip_path.as_uri(), storage_uri=str(storage), gpu=gpu, port=args.port
     )
+    if not gpu and args.embedder_replicas:
+        local = size_embedder(local, args.embedder_replicas)
     local_path = build / "serve_config.local.yaml"
     local_path.write_text(yaml.safe_dump(local, sort_keys=False))
     print(f"working_dir: {zip_path.as_uri()} (commit {sha[:12]})")
@@ -234,6 +249,12 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--no-demo", action="store_true", help="do not load the demo corpus")
+    p.add_argument(
+        "--embedder-replicas",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="CPU only: Embedder replicas of 1 thread each (default: the cores; 0 or 1 keeps the config's)",
+    )
     p.add_argument("--record", help="where to record what was started (default build/localrun.json)")
     p.set_defaults(func=up)
     p = sub.add_parser("down", help="stop what `up` started (its Ray, or only the app on a Ray it found)")

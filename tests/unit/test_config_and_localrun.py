@@ -51,12 +51,23 @@ def test_local_config_changes_only_what_a_laptop_needs():
     app = local["applications"][0]
     assert app["runtime_env"]["working_dir"] == "file:///tmp/x.zip"
     assert app["runtime_env"]["env_vars"]["TOPICSERVE_STORAGE_URI"] == "/s"
-    assert int(app["runtime_env"]["env_vars"]["TOPICSERVE_TORCH_THREADS"]) >= 1
+    # Threads follow each Embedder replica's Ray CPUs; more cores mean more replicas (size_embedder).
+    assert "TOPICSERVE_TORCH_THREADS" not in app["runtime_env"]["env_vars"]
     assert all(d.get("ray_actor_options", {}).get("num_gpus", 0) == 0 for d in app["deployments"])
     assert app["import_path"] == CONFIG["applications"][0]["import_path"]
     assert CONFIG["applications"][0]["deployments"][0]["ray_actor_options"]["num_gpus"] == 1  # input untouched
     with_gpu = localrun.derive_local_config(CONFIG, working_dir="file:///x.zip", storage_uri="/s", gpu=True)
     assert with_gpu["applications"][0]["deployments"][0]["ray_actor_options"]["num_gpus"] == 1
+
+
+def test_make_run_sizes_the_embedder_as_replicas_of_one_cpu_share():
+    local = localrun.derive_local_config(CONFIG, working_dir="file:///x.zip", storage_uri="/s", gpu=False)
+    sized = localrun.size_embedder(local, 2)
+    embedder = next(d for d in sized["applications"][0]["deployments"] if d["name"] == "Embedder")
+    assert embedder["num_replicas"] == 2 and "autoscaling_config" not in embedder
+    assert embedder["ray_actor_options"]["num_cpus"] == 0.5  # 2 x 0.5 + the others' 0.75 fit 2 cores
+    assert localrun.size_embedder(local, 1) == local  # one core: the config as it is
+    assert "num_replicas" not in next(d for d in local["applications"][0]["deployments"] if d["name"] == "Embedder")
 
 
 def test_archive_has_githubs_layout_and_includes_uncommitted_edits(tmp_path):
