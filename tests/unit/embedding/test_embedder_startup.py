@@ -7,7 +7,7 @@ from pathlib import Path
 
 from topicserve.embedding.startup import StartupMarks
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_process_start_is_when_the_process_started():
