@@ -19,3 +19,13 @@ def no_service_variables():
         get_settings.cache_clear()
         yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def service(tmp_path):
+    """The in-process app over a fresh store: (gateway, TestClient)."""
+    from tests.support.app import serve
+    from tests.support.models import embedder
+
+    with serve(tmp_path / "store", embedder()) as (gateway, http):
+        yield gateway, http

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from tests.support.app import post_docs, serve
+from tests.support.app import post_docs
 from tests.support.models import embedder
 from topicserve.discovery import DiscoveryParams, ctfidf_keywords, discover
 from topicserve.settings import default_taxonomy_path
@@ -53,12 +51,6 @@ def test_discover_finds_one_cluster_per_theme():
     assert {"team", "won", "football", "goalkeeper", "striker"} & set(football.keywords[:3])
     assert discover(texts[:2], embedder().embed(texts[:2]), [], DiscoveryParams()) == []  # under min size
     assert discover(texts, embedder().embed(texts), [], DiscoveryParams(enabled=False)) == []
-
-
-@pytest.fixture
-def service(tmp_path):
-    with serve(tmp_path / "store", embedder()) as (gateway, http):
-        yield gateway, http
 
 
 def test_candidates_trend_in_trends_and_can_be_promoted(service):

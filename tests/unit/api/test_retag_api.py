@@ -7,10 +7,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from tests.support.app import serve
-from tests.support.models import embedder
 from topicserve.taxonomy import Label
 from topicserve.topics import TopicsConfig
 
@@ -25,12 +21,6 @@ ART = [
     "A bronze statue of the founder was unveiled in the sculpture garden.",
 ]
 BEEKEEPING = Label(label="beekeeping", description="Bees, beekeepers, hives and honey.")
-
-
-@pytest.fixture
-def service(tmp_path):
-    with serve(tmp_path / "store", embedder()) as (gateway, http):
-        yield gateway, http
 
 
 def test_a_promoted_topic_reaches_stored_documents_and_responses_say_when_mixed(service):
