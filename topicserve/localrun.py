@@ -189,6 +189,12 @@ def up(args) -> int:
     record = {**ensure_ray(bin_dir, build), "app": app}
     run_record(root, args.record).write_text(json.dumps(record, indent=2))
     dashboard = record["dashboard"]
+    if not record["started"] and app in (serve_status(bin_dir, dashboard).get("applications") or {}):
+        # Serve rolls a changed app over replica by replica, each new one beside the old ones: with
+        # the Embedder sized to the cores (size_embedder) a small machine has no room for that, and
+        # the update waits forever. `up` replaces its app anyway, so it removes the old one first.
+        print(f"replacing the app {app!r} already running there")
+        delete_app(bin_dir, record["gcs_address"], app)
     subprocess.run([str(bin_dir / "serve"), "deploy", "--address", dashboard, str(local_path)], check=True)
     base = f"http://127.0.0.1:{args.port}"
     wait_ready(base, bin_dir, app, timeout_s=args.timeout, dashboard=dashboard)
