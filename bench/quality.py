@@ -11,7 +11,7 @@ import yaml
 
 from bench import ag_news
 from bench.load import throughput
-from bench.texts import DEV_ROWS, ag_news_rows, short_texts
+from bench.texts import AG_NEWS, DEV_ROWS, ag_news_rows, short_texts
 from topicserve.embedding import Embedder
 from topicserve.settings import DEFAULT_MODEL, get_settings
 from topicserve.taxonomy import Label
@@ -58,11 +58,11 @@ def quality_on_test_rows(n: int) -> dict:
     texts = short_texts(n, "test")
     reference = Embedder(DEFAULT_MODEL, "cpu", backend="torch").embed(texts)
     result = agreement(Embedder(DEFAULT_MODEL, "cpu", backend="onnx-int8"), reference, texts)
-    rows = ag_news_rows()[DEV_ROWS:]
+    rows = [{**r, "row": i} for i, r in enumerate(ag_news_rows())][DEV_ROWS:]  # "row": the vector cache's index
     labels = [Label.model_validate(t) for t in yaml.safe_load(ag_news.TAXONOMY.read_text())["topics"]]
     for backend in ("torch", "onnx-int8"):
         with backend_env(backend):
-            (report,) = asyncio.run(ag_news.run_local(rows, labels, False))
+            (report,) = asyncio.run(ag_news.run_local(rows, labels, False, "none", AG_NEWS))
         result[f"accuracy_{backend}"] = report.get("top1_accuracy", report.get("accuracy"))
     result["accuracy_rows"] = len(rows)
     result["accuracy_drop_pt"] = 100 * (result["accuracy_torch"] - result["accuracy_onnx-int8"])
