@@ -168,10 +168,12 @@ class Gateway:
         key = req.model_dump_json()
         # An answer depends on the store's commits and on the taxonomy state it reports (a config
         # change moves the version before any re-tag commit): both are in the cache's generation.
-        retag = await self.state.retag_status(count=False)
         generation = None
-        if self.cache.enabled:
-            generation = f"{await self.state.generation()}/{retag['version']}/{retag['in_progress']}"
+        if self.cache.enabled:  # two independent State reads: one round trip, not two
+            commits, retag = await asyncio.gather(self.state.generation(), self.state.retag_status(count=False))
+            generation = f"{commits}/{retag['version']}/{retag['in_progress']}"
+        else:
+            retag = await self.state.retag_status(count=False)
         found = self.cache.get(generation, key) if generation is not None else None
         if found is None:
             found = await self._search(req, retag)
