@@ -49,10 +49,11 @@ CORES = os.cpu_count() or 1
 # Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:bN][:iN][:ha|:tp] (wMS: batch wait, bN:
 # max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy): as serve_config.yaml ships
 # it (1 replica, num_cpus 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what
-# `make run` starts); that size with the old 10 ms batch wait and with Ray's throughput-optimized
-# mode (direct ingress: no proxy hop); int8 at the same size.
+# `make run` starts); that size without the Ingress's model copy (i0) and with Ray's throughput-optimized
+# mode (direct ingress: no proxy hop); int8 at the same size, with and without the copy.
 DEFAULT_CONFIGS = (
-    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:w10,torch:{CORES}x1:tp,onnx-int8:{CORES}x1"
+    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:i0,torch:{CORES}x1:tp,"
+    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:i0"
 )
 
 
