@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -81,11 +82,24 @@ def ray_lock():
     with LOCK.open("a") as handle:
         print(f"waiting for {LOCK} ...", flush=True)
         fcntl.flock(handle, fcntl.LOCK_EX)
+        stop_ray()  # a Ray a killed bench of ours left (its record says so), before starting another
         try:
             yield
         finally:
-            subprocess.run([sys.executable, "-m", "topicserve", "down"], cwd=ROOT, check=False, capture_output=True)
+            stop_ray()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# What the first `up` of a Ray wrote (started: true, the head's pid): `down --record` stops that Ray.
+# A later `up` on the same Ray records started: false (it found it running), so it writes elsewhere:
+# with one shared record, `down` would delete only the app and leave the bench's Ray running.
+RECORD = BUILD / "ray-record.json"
+
+
+def stop_ray() -> None:
+    if RECORD.exists():
+        cmd = [sys.executable, "-m", "topicserve", "down", "--record", str(RECORD)]
+        subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True)
 
 
 _ray_env: dict[str, str] = {}  # the modes of the Ray this process started last
@@ -99,14 +113,17 @@ def deploy(cfg: ServiceConfig, port: int) -> str:
     bin_dir = Path(sys.executable).parent
     global _ray_env
     if cfg.ray_env() != _ray_env:  # another request-path mode: a fresh Ray started with its env
-        subprocess.run([sys.executable, "-m", "topicserve", "down"], cwd=ROOT, check=False, capture_output=True)
+        stop_ray()
         _ray_env = cfg.ray_env()
+    record = BUILD / "up-record.json"
     subprocess.run([str(bin_dir / "serve"), "shutdown", "-y"], cwd=ROOT, check=False, capture_output=True)
     cmd = [sys.executable, "-m", "topicserve", "up", "--config", str(path), "--no-demo", "--port", str(port),
-           "--embedder-replicas", "0",
+           "--embedder-replicas", "0", "--record", str(record),
            "--storage", str(BUILD / f"store-{time.time_ns()}")]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, env={**os.environ, **_ray_env})
+    if json.loads(record.read_text()).get("started"):  # this `up` started the Ray: stop_ray's to stop
+        record.replace(RECORD)
     url = f"http://127.0.0.1:{port}"
     embedder = wait_ingress_copy(url)
     # The app answering must be this one: this backend and thread count (a stale or foreign app would not).
