@@ -65,8 +65,13 @@ class RoutedEmbedder:
     def start_loading(self, remote_info: dict) -> None:
         """Load the copy in a thread; it serves only if it makes the vectors the deployment (its
         ``info()``) makes: the same space and the same device (torch on a GPU runs fp16)."""
-        if self.max_units > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._load_checked(remote_info))
+        if self.max_units <= 0 or self._task is not None:
+            return
+        if str(remote_info.get("device", "cpu")).startswith("cuda"):  # the Ingress has no GPU: not even loaded
+            self.state = "refused: the Embedder runs on a GPU (fp16), this replica has none"
+            log.warning("in-ingress embedder off: %s; TOPICSERVE_INGRESS_EMBED_MAX_TEXTS=0 says so", self.state)
+            return
+        self._task = asyncio.get_running_loop().create_task(self._load_checked(remote_info))
 
     async def _load_checked(self, remote_info: dict) -> None:
         self.state = "loading"
@@ -80,7 +85,7 @@ class RoutedEmbedder:
         space = EmbeddingSpace.from_info(remote_info)
         if not same_vectors(local.space, space) or local.device != remote_info.get("device"):
             self.state = "refused: not the Embedder's space and device"
-            log.error("in-ingress embedder refused: %s on %s is not the Embedder's %s on %s",
+            log.warning("in-ingress embedder refused: %s on %s is not the Embedder's %s on %s",
                       local.space.describe(), local.device, space.describe(), remote_info.get("device"))  # fmt: skip
             return
         self.memory_mb = round(_rss_mb() - before, 1)
