@@ -46,12 +46,14 @@ from topicserve.embedding import model_directory
 from topicserve.settings import DEFAULT_MODEL
 
 CORES = os.cpu_count() or 1
-# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:ha|:tp]: as serve_config.yaml ships
+# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:bN][:iN][:ha|:tp] (wMS: batch wait, bN:
+# max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy): as serve_config.yaml ships
 # it (1 replica, num_cpus 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what
-# `make run` starts); that size with the old 10 ms batch wait and with Ray's throughput-optimized
-# mode (direct ingress: no proxy hop); int8 at the same size.
+# `make run` starts); that size without the Ingress's model copy (i0) and with Ray's throughput-optimized
+# mode (direct ingress: no proxy hop); int8 at the same size, with and without the copy.
 DEFAULT_CONFIGS = (
-    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:w10,torch:{CORES}x1:tp,onnx-int8:{CORES}x1"
+    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:i0,torch:{CORES}x1:tp,"
+    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:i0"
 )
 
 
@@ -60,13 +62,17 @@ def parse_configs(spec: str) -> list[ServiceConfig]:
     for item in spec.split(","):
         backend, size, *flags = item.split(":")
         replicas, threads = (int(x) for x in size.split("x"))
-        wait = next((float(f[1:]) for f in flags if f.startswith("w")), None)  # w0: batch wait 0 ms
-        modes = [f for f in flags if not f.startswith("w")]  # ha, tp: bench.service.RAY_MODES
+        number = {f[0]: f[1:] for f in flags if f[:1] in "wbi" and f[1:].replace(".", "").isdigit()}
+        wait = float(number["w"]) if "w" in number else None  # w0: batch wait 0 ms
+        batch = int(number["b"]) if "b" in number else None  # b16: max_batch_size 16
+        copy = int(number["i"]) if "i" in number else None  # i0: no ingress copy, i4: ≤ 4 texts on it
+        modes = [f for f in flags if f[:1] not in "wbi"]  # ha, tp: bench.service.RAY_MODES
         # Ray's num_cpus is a reservation, not a limit: 1 for one replica, shared out for several,
         # so that the other deployments (0.75 CPU together) still fit on a small machine.
         configs.append(ServiceConfig(backend=backend, replicas=replicas, threads=threads,
                                      num_cpus=1.0 if replicas == 1 else round(1.0 / replicas, 2),
-                                     batch_wait_ms=wait, modes=modes))  # fmt: skip
+                                     batch_wait_ms=wait, max_batch=batch, ingress_embed=copy,
+                                     modes=modes))  # fmt: skip
     return configs
 
 
@@ -79,15 +85,24 @@ def raw_rows(texts: list[str], batch: int) -> list[dict]:
     return rows
 
 
-def http_row(peer: str, url: str, texts: list[str], args, model: str | None = None, **extra) -> dict:
-    call = http_embedder(url, model)
-    return {
-        "peer": peer,
-        "kind": "http",
-        "texts_per_s": throughput(call, texts, args.batch, args.concurrency),
-        "p50_ms": latency_p50_ms(call, texts),
-        **extra,
-    }
+ENCODINGS = ("float", "base64")  # JSON numbers, and float32 bytes in base64 (the openai client's default)
+
+
+def http_rows(peer: str, url: str, texts: list[str], args, model: str | None = None, **extra) -> list[dict]:
+    """One row per vector encoding: throughput (``args.batch`` texts a request, ``args.concurrency`` in
+    flight) and the single-text p50."""
+    rows = []
+    for encoding in ENCODINGS:
+        call = http_embedder(url, model, encoding)
+        rows.append({
+            "peer": peer + ("" if encoding == "float" else ", base64"),
+            "kind": "http",
+            "encoding": encoding,
+            "texts_per_s": throughput(call, texts, args.batch, args.concurrency),
+            "p50_ms": latency_p50_ms(call, texts),
+            **extra,
+        })  # fmt: skip
+    return rows
 
 
 def healthz_p50_ms(base: str, n: int = 200) -> float:
@@ -99,12 +114,12 @@ def healthz_p50_ms(base: str, n: int = 200) -> float:
 def infinity_rows(texts: list[str], args) -> list[dict]:
     with infinity_peer.serve(model_directory(DEFAULT_MODEL), args.infinity_port, batch_size=64) as url:
         peer = f"Infinity {infinity_peer.version()} /embeddings (torch engine, batch 64)"
-        return [http_row(peer, f"{url}/embeddings", texts, args, model="bench", backend="torch")]
+        return http_rows(peer, f"{url}/embeddings", texts, args, model="bench", backend="torch")
 
 
 def service_rows(texts: list[str], args) -> list[dict]:
     if args.url:
-        return [http_row(f"service at {args.url}", f"{args.url}/v1/embeddings", texts, args)]
+        return http_rows(f"service at {args.url}", f"{args.url}/v1/embeddings", texts, args)
     rows = []
     for i, cfg in enumerate(parse_configs(args.configs)):
         try:
@@ -112,11 +127,12 @@ def service_rows(texts: list[str], args) -> list[dict]:
         except (RuntimeError, subprocess.CalledProcessError) as exc:  # one size failing keeps the others
             print(f"skipped {cfg.label()}: {exc}", flush=True)
             continue
-        row = http_row(f"service /v1/embeddings: {cfg.label()}", f"{url}/v1/embeddings", texts, args)
-        row["healthz_p50_ms"] = healthz_p50_ms(url)
+        found = http_rows(f"service /v1/embeddings: {cfg.label()}", f"{url}/v1/embeddings", texts, args)
+        found[0]["healthz_p50_ms"] = healthz_p50_ms(url)
+        found[0]["ingress_copy"] = requests.get(f"{url}/readyz", timeout=30).json()["embedder"].get("ingress_copy")
         if i == 0 and args.ingest_n:  # ingest once per run, on the first configuration
-            row["ingest"] = ingest(url, texts[: args.ingest_n])
-        rows.append(row | cfg.model_dump())
+            found[0]["ingest"] = ingest(url, texts[: args.ingest_n])
+        rows += [row | cfg.model_dump() for row in found]
     return rows
 
 

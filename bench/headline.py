@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.report import spread
+from bench.report import infinity_rate, spread
 
 STORE_BENCH = Path(__file__).with_name("results") / "store_search-1000000.json"
 
@@ -22,7 +22,8 @@ def annotate(run: dict) -> dict:
     st = [r for r in run["rows"] if r["peer"].startswith("sentence-transformers")]
     run["reference"] = max((r["texts_per_s"] for r in st), default=None)
     inf = [r for r in run["rows"] if r["peer"].startswith("Infinity")]
-    run["infinity"] = inf[0]["texts_per_s"] if inf else None
+    run["infinity"] = inf[0]["texts_per_s"] if inf else None  # float JSON
+    run["infinity_by_encoding"] = {r.get("encoding", "float"): r["texts_per_s"] for r in inf}
     int8 = [r for r in run["rows"] if r["kind"] == "raw" and r["backend"] == "onnx-int8"]
     run["raw_int8"] = max((r["texts_per_s"] for r in int8), default=None)
     run["raw_p50"] = {b: min((r["p50_ms"] for r in run["rows"] if r["kind"] == "raw" and r["backend"] == b),
@@ -41,8 +42,9 @@ def _service_ratios(runs: list[dict], backend: str) -> tuple[list[float], list[f
         raw = run["reference"] if backend == "torch" else run["raw_int8"]
         if raw:
             vs_raw.append(best["texts_per_s"] / raw)
-        if run["infinity"]:
-            vs_inf.append(best["texts_per_s"] / run["infinity"])
+        infinity = infinity_rate(run, best)
+        if infinity:
+            vs_inf.append(best["texts_per_s"] / infinity)
         if run["raw_p50"].get(backend) is not None:
             overhead.append(min(r["p50_ms"] for r in rows) - run["raw_p50"][backend])
     return vs_raw, vs_inf, overhead

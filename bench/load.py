@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import requests
 
 
@@ -35,8 +37,10 @@ def latency_p50_ms(call: Callable[[list[str]], object], texts: list[str], n: int
     return 1000 * statistics.median(times)
 
 
-def http_embedder(url: str, model: str | None = None) -> Callable[[list[str]], object]:
-    """POST {url}/v1/embeddings (OpenAI shape, float JSON), on one keep-alive session per thread."""
+def http_embedder(url: str, model: str | None = None, encoding: str = "float") -> Callable[[list[str]], object]:
+    """POST {url}/v1/embeddings (OpenAI shape) on one keep-alive session per thread; ``encoding`` "base64"
+    asks for little-endian float32 bytes in base64 and decodes them as the openai client does (its
+    default when numpy is installed), "float" for JSON numbers."""
     import threading
 
     local = threading.local()
@@ -44,11 +48,13 @@ def http_embedder(url: str, model: str | None = None) -> Callable[[list[str]], o
     def call(texts: list[str]) -> object:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        body = {"input": texts} | ({"model": model} if model else {})
+        body = {"input": texts, "encoding_format": encoding} | ({"model": model} if model else {})
         resp = session.post(url, json=body, timeout=300)
         resp.raise_for_status()
         data = resp.json()["data"]
         assert len(data) == len(texts)
+        if encoding == "base64":
+            return np.stack([np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in data])
         return data
 
     return call

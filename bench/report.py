@@ -56,6 +56,11 @@ def spread(values: list[float], fmt: str = "{:.0f}") -> str:
     return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}–{fmt.format(hi)}"
 
 
+def infinity_rate(run: dict, row: dict) -> float | None:
+    """Infinity's texts/s with the vectors encoded as in ``row`` (float JSON or base64)."""
+    return run.get("infinity_by_encoding", {}).get(row.get("encoding", "float"), run.get("infinity"))
+
+
 def peers_table(runs: list[dict]) -> list[str]:
     """One line per peer: texts/s, ratio to raw sentence-transformers encode of the same run, p50."""
     lines = [
@@ -67,7 +72,7 @@ def peers_table(runs: list[dict]) -> list[str]:
         rows = [(run, row) for run in runs for row in run["rows"] if row["peer"] == name]
         rate = [row["texts_per_s"] for _, row in rows]
         vs_raw = [row["texts_per_s"] / run["reference"] for run, row in rows if run.get("reference")]
-        vs_inf = [row["texts_per_s"] / run["infinity"] for run, row in rows if run.get("infinity")]
+        vs_inf = [row["texts_per_s"] / infinity_rate(run, row) for run, row in rows if infinity_rate(run, row)]
         p50 = [row.get("p50_ms") for _, row in rows]
         health = [row.get("healthz_p50_ms") for _, row in rows]
         lines.append(

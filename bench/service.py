@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -38,10 +39,15 @@ class ServiceConfig(BaseModel):
     threads: int = 1
     num_cpus: float = 1.0
     batch_wait_ms: float | None = None  # the Embedder's batch_wait_timeout_s; None: serve_config.yaml's
+    max_batch: int | None = None  # the Embedder's max_batch_size (and max_ongoing_requests); None: the file's
+    ingress_embed: int | None = None  # TOPICSERVE_INGRESS_EMBED_MAX_TEXTS; None: the settings' default
     modes: list[str] = []  # keys of RAY_MODES
 
     def label(self) -> str:
         extra = "" if self.batch_wait_ms is None else f", batch wait {self.batch_wait_ms:g} ms"
+        extra += "" if self.max_batch is None else f", batch {self.max_batch}"
+        if self.ingress_embed is not None:
+            extra += f", ingress copy ≤ {self.ingress_embed}" if self.ingress_embed else ", no ingress copy"
         extra += "".join(f", {m}" for m in self.modes)
         return f"{self.backend}, {self.replicas} replica(s) x {self.threads} thread(s){extra}"
 
@@ -53,9 +59,10 @@ def serve_config(cfg: ServiceConfig) -> dict:
     """serve_config.yaml with the Embedder sized as ``cfg`` and the backend/threads in its env."""
     config = copy.deepcopy(yaml.safe_load((ROOT / "serve_config.yaml").read_text()))
     app = config["applications"][0]
-    app["runtime_env"].setdefault("env_vars", {}).update(
-        {"TOPICSERVE_EMBEDDING_BACKEND": cfg.backend, "TOPICSERVE_TORCH_THREADS": str(cfg.threads)}
-    )
+    env = app["runtime_env"].setdefault("env_vars", {})
+    env.update({"TOPICSERVE_EMBEDDING_BACKEND": cfg.backend, "TOPICSERVE_TORCH_THREADS": str(cfg.threads)})
+    if cfg.ingress_embed is not None:
+        env["TOPICSERVE_INGRESS_EMBED_MAX_TEXTS"] = str(cfg.ingress_embed)
     for dep in app["deployments"]:
         if dep["name"] == "Embedder":
             dep.pop("autoscaling_config", None)
@@ -63,6 +70,8 @@ def serve_config(cfg: ServiceConfig) -> dict:
             dep["ray_actor_options"]["num_cpus"] = cfg.num_cpus
             if cfg.batch_wait_ms is not None:
                 dep["user_config"]["batch_wait_timeout_s"] = cfg.batch_wait_ms / 1000
+            if cfg.max_batch is not None:
+                dep["user_config"]["max_batch_size"] = dep["max_ongoing_requests"] = cfg.max_batch
     return config
 
 
@@ -73,11 +82,24 @@ def ray_lock():
     with LOCK.open("a") as handle:
         print(f"waiting for {LOCK} ...", flush=True)
         fcntl.flock(handle, fcntl.LOCK_EX)
+        stop_ray()  # a Ray a killed bench of ours left (its record says so), before starting another
         try:
             yield
         finally:
-            subprocess.run([sys.executable, "-m", "topicserve", "down"], cwd=ROOT, check=False, capture_output=True)
+            stop_ray()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# What the first `up` of a Ray wrote (started: true, the head's pid): `down --record` stops that Ray.
+# A later `up` on the same Ray records started: false (it found it running), so it writes elsewhere:
+# with one shared record, `down` would delete only the app and leave the bench's Ray running.
+RECORD = BUILD / "ray-record.json"
+
+
+def stop_ray() -> None:
+    if RECORD.exists():
+        cmd = [sys.executable, "-m", "topicserve", "down", "--record", str(RECORD)]
+        subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True)
 
 
 _ray_env: dict[str, str] = {}  # the modes of the Ray this process started last
@@ -91,18 +113,33 @@ def deploy(cfg: ServiceConfig, port: int) -> str:
     bin_dir = Path(sys.executable).parent
     global _ray_env
     if cfg.ray_env() != _ray_env:  # another request-path mode: a fresh Ray started with its env
-        subprocess.run([sys.executable, "-m", "topicserve", "down"], cwd=ROOT, check=False, capture_output=True)
+        stop_ray()
         _ray_env = cfg.ray_env()
+    record = BUILD / "up-record.json"
     subprocess.run([str(bin_dir / "serve"), "shutdown", "-y"], cwd=ROOT, check=False, capture_output=True)
     cmd = [sys.executable, "-m", "topicserve", "up", "--config", str(path), "--no-demo", "--port", str(port),
-           "--embedder-replicas", "0",
+           "--embedder-replicas", "0", "--record", str(record),
            "--storage", str(BUILD / f"store-{time.time_ns()}")]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, env={**os.environ, **_ray_env})
+    if json.loads(record.read_text()).get("started"):  # this `up` started the Ray: stop_ray's to stop
+        record.replace(RECORD)
     url = f"http://127.0.0.1:{port}"
-    embedder = requests.get(f"{url}/readyz", timeout=30).json()["embedder"]
+    embedder = wait_ingress_copy(url)
     # The app answering must be this one: this backend and thread count (a stale or foreign app would not).
     if embedder.get("backend") != cfg.backend or embedder.get("threads") != cfg.threads:
         raise RuntimeError(f"deployed embedder {embedder} is not the configured {cfg.label()}")
     print(f"deployed {cfg.label()} in {time.perf_counter() - start:.1f}s", flush=True)
     return url
+
+
+def wait_ingress_copy(url: str, timeout_s: float = 180) -> dict:
+    """/readyz's embedder once the Ingress's model copy (topicserve/embedroute.py) has loaded, or is off
+    or refused: it loads in the background after readiness, and a row must measure the loaded app."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        embedder = requests.get(f"{url}/readyz", timeout=30).json()["embedder"]
+        state = (embedder.get("ingress_copy") or {}).get("state", "off")
+        if state not in ("loading", "not loaded") or time.monotonic() > deadline:
+            return embedder
+        time.sleep(0.5)

@@ -11,22 +11,16 @@ project's errors, so the ingress answers them in its JSON error format:
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
+from topicserve.embedroute import CHARS_PER_UNIT, embed_units
 from topicserve.errors import Overloaded, Timeout
 
-# One unit of embedding work: a text, or each started 1,000 characters of a long one (about one
-# 256-token model window, the unit the Embedder's time is spent on).
-CHARS_PER_UNIT = 1000
-
-
-def embed_units(texts: Sequence[str]) -> int:
-    return sum(max(1, math.ceil(len(text) / CHARS_PER_UNIT)) for text in texts)
+__all__ = ["CHARS_PER_UNIT", "Admission", "HandleClient", "embed_units"]
 
 
 class Admission:
@@ -77,6 +71,8 @@ class HandleClient:
                 if admission and units:
                     admission.release(units)
 
+        # Made once per method: `handle.<name>` builds a new handle (options()) on every access.
+        self.__dict__[name] = call
         return call
 
     async def _call(self, method, deployment: str, name: str, args: tuple, kwargs: dict) -> Any:

@@ -8,10 +8,18 @@ from ray.serve.handle import DeploymentHandle
 from deployments.handles import Admission, HandleClient, embed_units
 from deployments.metrics import replica_metrics
 from topicserve.api import build_app
+from topicserve.embedroute import RoutedEmbedder
 from topicserve.gateway import Gateway
-from topicserve.settings import get_settings
+from topicserve.settings import Settings, get_settings
 
 STARTUP_TIMEOUT_S = 600.0
+
+
+def model_copy(settings: Settings):
+    """The in-ingress copy of the Embedder's model: same model, device setting and backend (settings)."""
+    from topicserve.embedding import Embedder  # torch / onnxruntime: imported in the loading thread
+
+    return Embedder(settings.embedding_model, settings.embedding_device, threads=settings.torch_threads or 1)
 
 
 @serve.deployment(
@@ -36,7 +44,11 @@ class Ingress:
             HandleClient(state, timeout_s=STARTUP_TIMEOUT_S),
         )
         self.metrics = replica_metrics()
-        self.gateway = Gateway(*clients, metrics=self.metrics)
+        # Requests of a few texts are embedded here when the copy is idle (topicserve/embedroute.py).
+        routed = RoutedEmbedder(
+            clients[0], settings.ingress_embed_max_texts, load=lambda: model_copy(settings), metrics=self.metrics
+        )
+        self.gateway = Gateway(routed, clients[1], clients[2], metrics=self.metrics)
         # Binds the store to the embedder's space: a store built with another model fails the
         # deployment here, with both models named in `serve status`. These first calls may wait
         # for the other deployments' replicas to load their model: a startup deadline, not the
@@ -44,6 +56,8 @@ class Ingress:
         await self.gateway.startup()
         for client in clients:
             client.timeout_s = timeout
+        # After start-up, in the background: readiness does not wait for the copy (cold start).
+        routed.start_loading(await clients[0].info())
 
     def __serve_build_asgi_app__(self):
         # The Serve proxy sets X-Request-ID; requests and rejections are counted in Prometheus metrics.

@@ -51,6 +51,16 @@ def public(value: Any) -> Any:
     return value
 
 
+# Decimal places of a float vector in JSON: 5e-9 from the float32 value at most (the float32 step near
+# 0.05, a typical component of a unit 384-dim vector), so any cosine moves by < 1e-7; half the bytes
+# of a float64's 17 digits, and half the caller's parse time (docs/performance.md, round 3).
+JSON_DECIMALS = 8
+
+
+def json_floats(vectors: np.ndarray) -> list[list[float]]:
+    return np.round(vectors.astype(np.float64), JSON_DECIMALS).tolist()
+
+
 class Gateway:
     def __init__(self, embedder: Any, topics: Any, state: Any, metrics: Metrics = NO_METRICS) -> None:
         self.embedder, self.topics, self.state = embedder, topics, state
@@ -95,15 +105,11 @@ class Gateway:
         if req.dimensions not in (None, space.dim):
             raise InvalidInput(f"dimensions must be {space.dim} for {space.model}", field="dimensions")
         vectors = await self._embed(req.texts)
-        data = [
-            s.EmbeddingItem(
-                index=i,
-                embedding=base64.b64encode(v.astype("<f4").tobytes()).decode()
-                if req.encoding_format == "base64"
-                else v.tolist(),
-            )
-            for i, v in enumerate(vectors)
-        ]
+        if req.encoding_format == "base64":  # the float32 values exactly, little-endian
+            data = [s.EmbeddingItem(index=i, embedding=base64.b64encode(v.astype("<f4").tobytes()).decode())
+                    for i, v in enumerate(vectors)]  # fmt: skip
+        else:
+            data = [s.EmbeddingItem(index=i, embedding=v) for i, v in enumerate(json_floats(vectors))]
         tokens = sum(len(t.split()) for t in req.texts)  # whitespace words: a cheap, stable count
         return s.EmbeddingsResponse(
             data=data, model=space.model, dimensions=space.dim, usage=s.Usage(prompt_tokens=tokens, total_tokens=tokens)

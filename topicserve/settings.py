@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         description="Deadline of every call between deployments; past it the caller gets a JSON 504. Keep it "
         "under serve_config.yaml's http_options.request_timeout_s (60), or Ray's proxy answers a plain 408 first.",
     )
+    ingress_embed_max_texts: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description="Requests of at most this many texts (a long text counts once per 1,000 characters) are "
+        "embedded by a copy of the model in the Ingress replica when that copy is idle: no second handle hop "
+        "(docs/performance.md, 'Request path, round 3'). Costs the model's memory per Ingress replica; 0: off.",
+    )
     max_texts_in_flight: int = Field(
         256,
         ge=1,

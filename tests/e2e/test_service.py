@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import math
+import time
 
 import numpy as np
 import pytest
@@ -63,6 +65,28 @@ def test_openai_client_against_embeddings(deployed):
     floats = client.embeddings.create(model=got.model, input="a fresco", encoding_format="float")
     assert np.allclose(floats.data[0].embedding, vec, atol=1e-5)
     assert got.usage.total_tokens > 0
+
+
+def ingress_copy(http) -> dict:
+    """/readyz's view of the Ingress's model copy (topicserve/embedroute.py), once it has loaded."""
+    for _ in range(120):  # it loads in the background after readiness: seconds, usually already done
+        copy = http.get(f"{BASE}/readyz").json()["embedder"]["ingress_copy"]
+        if copy["state"] not in ("loading", "not loaded"):
+            return copy
+        time.sleep(0.5)
+    return copy
+
+
+def test_small_requests_are_embedded_in_the_ingress_with_the_embedders_vectors(http):
+    before = ingress_copy(http)
+    assert before["state"] == "serving" and before["max_texts"] >= 1 and before["memory_mb"] > 0
+    texts = ["The bronze doors of the baptistery", *(f"filler text number {i}" for i in range(31))]
+    one = post(http, "/v1/embeddings", {"input": texts[0], "encoding_format": "base64"})
+    assert ingress_copy(http)["served"] > before["served"]  # that one came from the copy
+    many = post(http, "/v1/embeddings", {"input": texts})  # 32 texts: the Embedder deployment
+    mine = np.frombuffer(base64.b64decode(one["data"][0]["embedding"]), dtype="<f4")
+    assert float(mine @ np.array(many["data"][0]["embedding"])) > 0.9999  # one space, the same vectors
+    assert post(http, "/v1/embeddings", {"input": "x", "dimensions": 12}, 422)["error"]["field"] == "dimensions"
 
 
 def test_embeddings_rejects_other_model(http):
