@@ -36,12 +36,15 @@ RUN grep -E '^torch==' /requirements.lock > /torch.txt
 # (~2.5-3 GB); Ray itself comes from the lock. The same user as the Ray images (ray, uid 1000,
 # gid 100, so the k8s fsGroup 100 still applies), its Python a venv in its home; wget for
 # KubeRay's probes.
-FROM python:3.11-slim-bookworm AS base-cpu
+FROM python:3.11-slim-bookworm AS base-os
 RUN set -eux; \
     apt-get update; apt-get install -y --no-install-recommends wget; rm -rf /var/lib/apt/lists/*; \
-    useradd --create-home --uid 1000 --gid 100 --shell /bin/bash ray; \
-    python -m venv /home/ray/venv; chown -R 1000:100 /home/ray/venv
+    useradd --create-home --uid 1000 --gid 100 --shell /bin/bash ray
 ENV PATH=/home/ray/venv/bin:$PATH
+
+FROM base-os AS base-cpu
+RUN set -eux; \
+    python -m venv /home/ray/venv; chown -R 1000:100 /home/ray/venv
 
 # GPU base: the Ray project's CUDA image (Python in /home/ray/anaconda3).
 FROM rayproject/ray:${RAY_VERSION}-${PYTHON_TAG}-gpu AS base-gpu
@@ -125,7 +128,9 @@ RUN --mount=type=bind,from=slim-export,source=/tmp/src,target=/tmp/src \
     PYTHONPATH=/tmp/src PYTHONDONTWRITEBYTECODE=1 python -m topicserve.image prune-slim "$site"; \
     rm -f /tmp/requirements-slim.lock /home/ray/onnx/*/.export.lock
 
-FROM base-cpu AS cpu-slim
+# On base-os, not base-cpu: the venv arrives whole from slim-venv, not twice (base-cpu's empty
+# venv already holds pip and setuptools, ~25 MB).
+FROM base-os AS cpu-slim
 ENV HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     TRANSFORMERS_NO_ADVISORY_WARNINGS=1 \

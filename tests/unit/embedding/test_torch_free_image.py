@@ -68,7 +68,7 @@ def stage(text: str, header: str) -> str:
 def test_dockerfile_cpu_slim_target_installs_the_slim_lock_and_serves_int8():
     text = (ROOT / "Dockerfile").read_text()
     export, venv = stage(text, "FROM torch-image AS slim-export"), stage(text, "FROM base-cpu AS slim-venv")
-    final = stage(text, "FROM base-cpu AS cpu-slim")
+    final = stage(text, "FROM base-os AS cpu-slim")
     assert "python -m topicserve.image bake /home/ray/onnx" in export
     assert "pip install --no-deps -r /tmp/requirements-slim.lock" in venv
     assert 'python -m topicserve.image prune-slim "$site"' in venv and "binutils" in venv
