@@ -11,7 +11,6 @@ OUT. Each prune is one the service cannot notice (docs/performance.md, "Footprin
 
 - the model's torch weights (``model.safetensors``, ...): the int8 artifact replaces them; what
   would need them (the torch backend, a new export) needs torch, and refuses without it.
-
 - ELF symbol tables (``strip --strip-unneeded``; the dynamic symbols that linking needs stay):
   pyarrow's and Ray's libraries and binaries ship unstripped. Libraries that auditwheel vendored
   (``*.libs/``, rewritten by patchelf) are left alone: strip after patchelf can corrupt them.
