@@ -13,7 +13,7 @@ help:
 	@echo "make stop   - stop what make run started (its Ray; or only the app, on a Ray it found running)"
 	@echo "make test   - lint + unit + end-to-end tests (installs what it needs)"
 	@echo "make lint   - ruff check + ruff format --check + mypy"
-	@echo "make lock   - recompile requirements.lock (runtime) and requirements-dev.lock (+ test tools)"
+	@echo "make lock   - recompile requirements.lock (runtime), requirements-slim.lock (torch-free image) and requirements-dev.lock (+ test tools)"
 
 # The venv is (re)built when a lock changes: the dev lock is the runtime lock plus the test tools.
 # pip takes torch==2.13.0 as the local CPU wheel where one is provided; elsewhere the same pin
@@ -58,6 +58,9 @@ lock:
 	  echo "# service needs at run time; the image and the cluster install only this. Test tools: requirements-dev.lock."; \
 	  echo "# torch is the CPU wheel here; on GPU machines the same pin resolves to the CUDA build."; \
 	  /tmp/topicserve-lock-venv/bin/pip freeze | sed 's/+cpu//' | sort -f; } > requirements.lock
+	@# The torch-free image's lock (Dockerfile target cpu-slim): requirements.lock's pins for what pip resolves
+	@# requirements.in to without torch, sentence-transformers and onnx (constrained by requirements.lock).
+	$(PYTHON) bench/footprint.py slim-lock /tmp/topicserve-lock-venv/bin/pip
 	/tmp/topicserve-lock-venv/bin/pip install -q -r requirements-dev.in
 	{ echo "# Compiled by \`make lock\`: requirements.lock plus requirements-dev.in (tests, notebooks, browser, lint)."; \
 	  echo "# \`make test\` installs this; the image does not."; \

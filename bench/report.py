@@ -159,6 +159,27 @@ def footprint_lines(fp: dict) -> list[str]:
         f"Heaviest packages (MB): {heavy}. Runtime venv install (`pip install -r requirements.lock`, this "
         f"shared machine): {install}. `make test` on a fresh 2-core machine: {fp['make_test']['make_test_s']} s "
         f"({fp['make_test']['source']}).",
+        *slim_lines(fp),
+    ]
+
+
+def slim_lines(fp: dict) -> list[str]:
+    """The torch-free image (Dockerfile target cpu-slim), when bench/footprint.py sized it."""
+    slim = fp.get("slim")
+    if not slim:
+        return []
+    base = fp["base_image"]["uncompressed_mb"]
+    pruned = ", ".join(f"{k} {v}" for k, v in slim["pruned_mb"].items())
+    return [
+        "",
+        "| layer (cpu-slim image: no torch, onnx-int8; estimate) | on disk MB | gzip'd MB |",
+        "|---|---|---|",
+        f"| base + apt wget + user (as above) | {base + 5} | ≤ {base + 5} |",
+        f"| venv, requirements-slim.lock, pruned (measured) | {slim['venv_mb']} | {slim['venv_gzip_mb']} |",
+        f"| ONNX int8 artifact + reference vectors (measured) | {slim['artifact_mb']} | {slim['artifact_gzip_mb']} |",
+        f"| **image** | **{slim['image_estimate_mb']}** | **≤ {slim['image_estimate_pull_mb']}** |",
+        "",
+        f"Prunes of the slim venv (MB saved): {pruned}; install {slim['install_s']:.0f} s.",
     ]
 
 

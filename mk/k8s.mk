@@ -5,7 +5,7 @@ K8S_ARGS ?=
 K8S_RAY_VERSION = $(shell sed -n 's/^ray==//p' requirements.lock)
 K8S_IMAGE ?= topicserve
 
-.PHONY: k8s-render k8s-apply k8s-status k8s-sync k8s-image-cpu k8s-image-gpu
+.PHONY: k8s-render k8s-apply k8s-status k8s-sync k8s-image-cpu k8s-image-gpu k8s-image-cpu-slim
 
 k8s-render: $(STAMP)
 	$(PY) -m topicserve k8s render --overlay $(K8S_OVERLAY) $(K8S_ARGS)
@@ -27,3 +27,7 @@ k8s-image-cpu:
 
 k8s-image-gpu:
 	docker build --build-arg VARIANT=gpu -t $(K8S_IMAGE):$(K8S_RAY_VERSION)-gpu .
+
+# The torch-free CPU image (onnx-int8 only, requirements-slim.lock): Dockerfile target cpu-slim.
+k8s-image-cpu-slim:
+	docker build --target cpu-slim -t $(K8S_IMAGE):$(K8S_RAY_VERSION)-cpu-slim .

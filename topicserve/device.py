@@ -28,11 +28,16 @@ def has_local_gpu(settings: Settings | None = None) -> bool:
 
 
 def pick_device(requested: str = "auto", settings: Settings | None = None) -> str:
-    """``requested`` as it is, or for "auto": cuda when torch sees a GPU (and force_cpu is off), else cpu."""
+    """``requested`` as it is, or for "auto": cuda when torch sees a GPU (and force_cpu is off), else cpu.
+
+    Without torch installed (the slim CPU image, onnx backends only) "auto" is cpu: no GPU can be used.
+    """
     if requested != "auto":
         return requested
     if (settings or get_settings()).force_cpu:
         return "cpu"
-    import torch  # lazy: the ops tools that count GPUs do not need torch
-
+    try:
+        import torch  # lazy: the ops tools that count GPUs and the slim image's onnx backends do not need torch
+    except ImportError:
+        return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -121,6 +121,10 @@ def _function_level_edges() -> list[tuple[str, str]]:
 KNOWN_LAZY_CYCLES = {
     frozenset({"topicserve.embedding.base", "topicserve.embedding.torch"}),
     frozenset({"topicserve.embedding.base", "topicserve.embedding.onnx"}),
+    # The same two through packages.py (the backends' refusal when torch/onnx are not installed,
+    # a BackendRejected from base): base imports its backends lazily, as above.
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.packages", "topicserve.embedding.torch"}),
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.packages", "topicserve.embedding.onnx"}),
 }
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from topicserve.embedding.base import GATE_SENTENCES, Backend, BackendRejected, default_cache_dir
+from topicserve.embedding.packages import unavailable
 from topicserve.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,11 @@ def _atomic_write(target: Path, write) -> None:
 
 def export_fp32(model_dir: Path, out: Path) -> None:
     """Export the transformer to ONNX and store the fp32 reference vectors of the gate sentences."""
-    import torch
-    from transformers import AutoModel
+    try:  # the torch-free image has the artifact baked in and never exports: refused in one line if asked to
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise unavailable(f"exporting {model_dir} to ONNX (no artifact in {out})", exc.name or "torch", exc) from exc
 
     from topicserve.embedding.base import Embedder
 
@@ -108,7 +112,10 @@ def export_fp32(model_dir: Path, out: Path) -> None:
 
 
 def quantize_int8(out: Path, reduce_range: bool) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    try:  # onnxruntime.quantization imports onnx, which the torch-free image does not install
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise unavailable(f"quantizing {out / FP32_NAME} to int8", exc.name or "onnx", exc) from exc
 
     def write(tmp: Path) -> None:
         quantize_dynamic(
@@ -128,6 +135,9 @@ def ensure_artifact(model_dir: Path, *, quantized: bool, reduce_range: bool, cac
     target = out / (int8_name(reduce_range) if quantized else FP32_NAME)
     exported = False
     with FileLock(str(out / ".export.lock")):
+        # The target with its reference and meta is enough: the torch-free image ships no fp32 file.
+        if all((out / name).exists() for name in (target.name, "reference.npy", "meta.json")):
+            return target, False
         if not all((out / name).exists() for name in (FP32_NAME, "reference.npy", "meta.json")):
             export_fp32(model_dir, out)
             exported = True
@@ -147,8 +157,13 @@ class OnnxBackend(Backend):
         reduce_range: bool | None = None,
         cache_dir: str | Path | None = None,
     ) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
+        try:
+            import onnxruntime as ort
+            from transformers import AutoTokenizer
+        except ImportError as exc:
+            raise unavailable(
+                f"embedding backend {'onnx-int8' if quantized else 'onnx'}", exc.name or "onnxruntime", exc
+            ) from exc
 
         settings = get_settings()
         self.name = "onnx-int8" if quantized else "onnx"

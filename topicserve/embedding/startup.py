@@ -7,12 +7,13 @@ libraries imported -> model loaded (and gated) -> first batch done.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from topicserve.embedding.packages import require
 
 # What each backend imports before it can load a model (the slow imports of a cold replica).
 BACKEND_MODULES = {
@@ -60,7 +61,7 @@ class StartupMarks(BaseModel):
 def import_backend_modules(backend: str) -> None:
     """Import what ``backend`` needs, so that its import time is measured apart from the model load."""
     for name in BACKEND_MODULES.get(backend, ()):
-        importlib.import_module(name)
+        require(f"embedding backend {backend}", name)
 
 
 def now() -> float:

@@ -8,14 +8,18 @@ from typing import Any
 import numpy as np
 
 from topicserve.embedding.base import Backend, BackendRejected
+from topicserve.embedding.packages import unavailable
 
 
 class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, model_dir: Path, device: str = "cpu", threads: int = 0) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
+        try:  # not in the torch-free image (requirements-slim.lock): refused in one line naming the package
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise unavailable("embedding backend torch", exc.name or "torch", exc) from exc
 
         self._torch = torch
         self.device = device

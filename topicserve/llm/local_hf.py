@@ -19,8 +19,14 @@ class TransformersChatModel:
     def __init__(self, config: LLMConfig) -> None:
         if not config.model:
             raise LLMError("llm.model must name a local model directory for the transformers backend")
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        try:  # the torch-free image (requirements-slim.lock) has no torch: one line, not a traceback
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise LLMError(
+                f"the transformers LLM backend needs the Python package {exc.name or 'torch'}, which is not "
+                "installed here (the torch-free image?): use llm.backend openai or zeroshot, or an image with torch"
+            ) from None
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.config = config
