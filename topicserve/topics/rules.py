@@ -34,29 +34,13 @@ DEFAULT_MIN_CONFIDENCE = 0.2
 LEGACY_THRESHOLD = 0.2  # the threshold rule's default (on the `calibration` score scale)
 
 
-def _softmax_with_none(z: np.ndarray, temperature: float, none_score: float) -> np.ndarray:
-    """(docs x labels + 1): the softmax over the labels and "none of these" (the last column)."""
+def confidences(z: np.ndarray, temperature: float, none_score: float) -> np.ndarray:
+    """(docs x labels) confidences in [0, 1]; each row sums to 1 - P(none of these)."""
+    z = np.atleast_2d(np.asarray(z, dtype=np.float64))
     logits = np.concatenate([z, np.full((len(z), 1), none_score)], axis=1) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
-
-
-def confidences(z: np.ndarray, temperature: float, none_score: float, none_z: np.ndarray | None = None) -> np.ndarray:
-    """(docs x labels) confidences in [0, 1]; each row sums to 1 - P(none of these).
-
-    ``none_z``: second z-scores of the same texts (the unrefined prototype scores under a
-    refinement, refine.py). P(none) is then the larger of the two, and ``z`` shares the rest among
-    the labels: ``confidence_j = (1 - P_none) * softmax_j(z / T)``, which is the formula above when
-    ``none_z`` is absent. A refinement re-ranks the labels; it cannot make "none of these" less likely
-    than the prototypes alone say (off-topic texts stay untagged)."""
-    z = np.atleast_2d(np.asarray(z, dtype=np.float64))
-    p_none = _softmax_with_none(z, temperature, none_score)[:, -1:]
-    if none_z is not None:
-        other = _softmax_with_none(np.atleast_2d(np.asarray(none_z, dtype=np.float64)), temperature, none_score)
-        p_none = np.maximum(p_none, other[:, -1:])
-    shares = np.exp((z - z.max(axis=1, keepdims=True)) / temperature)
-    return (1.0 - p_none) * shares / shares.sum(axis=1, keepdims=True)
+    return (weights / weights.sum(axis=1, keepdims=True))[:, :-1]
 
 
 def keep(

@@ -30,12 +30,11 @@ from topicserve.topics.vectors import LabelVectors, reference_sentences
 
 @dataclass(frozen=True)
 class Scored:
-    """(docs x labels) scores on the calibration scale; ``z``, which ranks the labels (refined when
-    a refinement applies); ``none_z``, the unrefined z that P(none of these) comes from (None: ``z``)."""
+    """(docs x labels) scores on the calibration scale and the background z-scores the rule uses
+    (refined, as far as the gate lets each text, when a refinement applies)."""
 
     scores: np.ndarray
     z: np.ndarray
-    none_z: np.ndarray | None = None
 
 
 class ZeroShotScorer:
@@ -74,14 +73,12 @@ class ZeroShotScorer:
         raw = score_matrix(vectors, protos, self.pooling)
         mean = np.array([p.background_mean for p in protos], dtype=np.float32)
         std = np.array([p.background_std for p in protos], dtype=np.float32)
-        none_z = None
         refinement = await self.refinement(labels, protos)
         if refinement is not None:
-            none_z = (raw - mean) / std  # P(none) is never below the prototypes' own (rules.confidences)
-            raw, mean, std = refinement.apply(vectors, raw, mean, std)
+            raw, mean, std = refinement.apply(vectors, raw, mean, std)  # per text: gated (refine.py)
         z = (raw - mean) / std
         scores = {"none": raw, "reference": raw - mean}.get(self.calibration, z)
-        return Scored(scores, z, none_z)
+        return Scored(scores, z)
 
     async def scores(self, vectors: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
         return (await self.scored(vectors, labels)).scores
@@ -105,7 +102,7 @@ class ZeroShotBackend:
         scoring: the same prototypes, feedback and refinement for both."""
         scored = await self.scorer.scored(vectors, labels)
         r, scores = self.rule, scored.scores
-        conf = confidences(scored.z, r.temperature, r.none_score, scored.none_z)
+        conf = confidences(scored.z, r.temperature, r.none_score)
         kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence)
         names = [label.label for label in labels]
         best = np.argmax(scores, axis=1)[:, None].tolist() if len(scores) else []
