@@ -15,8 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from topicserve.settings import get_settings
-from topicserve.topics import TopicModel, TopicScore, ZeroShotScorer, reference_sentences
-from topicserve.topics.rules import confidences, select
+from topicserve.topics import TopicModel, TopicScore, reference_sentences
 from topicserve.topics.version import taxonomy_version
 
 
@@ -43,24 +42,10 @@ def model_version(model: TopicModel) -> str:
     return version
 
 
-async def nearest_labels(model: TopicModel, vectors: np.ndarray) -> list[TopicScore | None]:
-    """Each text's best taxonomy label by zero-shot score (every backend keeps the zero-shot scorer)."""
-    labels = model.taxonomy.topics
-    if len(vectors) == 0 or not labels:
-        return []
-    scorer = ZeroShotScorer(model.label_vectors, model.config.calibration, model.config.pooling)  # cached vectors
-    scores, z = await scorer.score_and_z(np.asarray(vectors, np.float32), labels)
-    conf = confidences(z, model.config.temperature, model.config.none_score)
-    best = np.argmax(scores, axis=1)[:, None]
-    rows = select([label.label for label in labels], scores, conf, best.tolist())  # rounded as topics are
-    return [TopicScore(label=n, score=s, confidence=c) for ((n, s, c),) in rows]
-
-
 async def tag(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
     """Topics (what ``TopicModel.assign`` gives), nearest labels and the version, from one config."""
     config = model.config  # a reconfigure may swap it while this awaits: version what was used
-    topics = await model.assign(texts, vectors)
-    nearest = await nearest_labels(model, vectors)
+    topics, nearest = await model.assign_with_nearest(texts, vectors)  # one scoring gives both
     version = model_version(model)  # after scoring: it names the refinement the scores used
     if model.config is not config:  # reconfigured meanwhile: tag again with the new one
         return await tag(model, texts, vectors)

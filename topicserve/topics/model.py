@@ -16,6 +16,7 @@ from topicserve.topics.config import DecisionRule, TopicsConfig, TopicsOverride
 from topicserve.topics.refine import Refiner
 from topicserve.topics.registry import build_backend
 from topicserve.topics.vectors import LabelVectors
+from topicserve.topics.zeroshot import ZeroShotBackend, build_zeroshot_backend
 
 
 class TopicModel:
@@ -159,6 +160,26 @@ class TopicModel:
     ) -> list[list[TopicScore]]:
         """Taxonomy topics for each text (what the store keeps)."""
         return [r.topics for r in (await self.assign_detailed(texts, vectors, labels, top_k)).results]
+
+    async def assign_with_nearest(
+        self, texts: Sequence[str], vectors: np.ndarray
+    ) -> tuple[list[list[TopicScore]], list[TopicScore | None]]:
+        """Taxonomy topics for each text and its nearest taxonomy label (the best zero-shot score,
+        kept or not). The zero-shot backend gives both from one scoring; an LLM backend's topics come
+        from the LLM and the nearest label from its zero-shot fallback (same feedback, same refinement)."""
+        labels, vectors = self.taxonomy.topics, np.asarray(vectors, np.float32)
+        if len(texts) == 0 or not labels:
+            return [[] for _ in texts], [None for _ in texts]
+        zeroshot = self.backend if isinstance(self.backend, ZeroShotBackend) else None
+        if zeroshot is not None:
+            topics, nearest = await zeroshot.decide_with_nearest(
+                vectors, labels, self.config.top_k, self.config.threshold
+            )
+            return topics, list(nearest)
+        topics = await self.assign(texts, vectors)
+        fallback = getattr(self.backend, "fallback", None) or build_zeroshot_backend(self.config, self.context)
+        _, nearest = await fallback.decide_with_nearest(vectors, labels, self.config.top_k, self.config.threshold)
+        return topics, list(nearest)
 
     async def name_clusters(self, clusters: list[dict]) -> list[str | None]:
         """An LLM name for each discovered cluster ({"keywords", "examples"}); None without an LLM."""

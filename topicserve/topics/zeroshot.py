@@ -14,6 +14,7 @@ scores are refined by pseudo-label centroids first (refine.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +26,15 @@ from topicserve.topics.prototypes import LabelPrototypes, score_matrix
 from topicserve.topics.refine import Refinement, Refiner
 from topicserve.topics.rules import confidences, keep, select
 from topicserve.topics.vectors import LabelVectors, reference_sentences
+
+
+@dataclass(frozen=True)
+class Scored:
+    """(docs x labels) scores on the calibration scale and the background z-scores the rule uses
+    (refined, as far as the gate lets each text, when a refinement applies)."""
+
+    scores: np.ndarray
+    z: np.ndarray
 
 
 class ZeroShotScorer:
@@ -55,7 +65,7 @@ class ZeroShotScorer:
             self.refinement_key(labels), lambda v: score_matrix(v, protos, self.pooling), background
         )
 
-    async def score_and_z(self, vectors: np.ndarray, labels: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:
+    async def scored(self, vectors: np.ndarray, labels: Sequence[Label]) -> Scored:
         protos = await self.label_vectors.prototypes(labels, self.pooling)
         if self.feedback is not None:
             examples, eligible, per_label = self.feedback
@@ -65,13 +75,13 @@ class ZeroShotScorer:
         std = np.array([p.background_std for p in protos], dtype=np.float32)
         refinement = await self.refinement(labels, protos)
         if refinement is not None:
-            raw, mean, std = refinement.blend(vectors, raw), refinement.background_mean, refinement.background_std
+            raw, mean, std = refinement.apply(vectors, raw, mean, std)  # per text: gated (refine.py)
         z = (raw - mean) / std
         scores = {"none": raw, "reference": raw - mean}.get(self.calibration, z)
-        return scores, z
+        return Scored(scores, z)
 
     async def scores(self, vectors: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
-        return (await self.score_and_z(vectors, labels))[0]
+        return (await self.scored(vectors, labels)).scores
 
 
 class ZeroShotBackend:
@@ -83,14 +93,22 @@ class ZeroShotBackend:
 
     async def decide(self, vectors, labels, top_k, threshold) -> list[list[TopicScore]]:
         """The kept topics of each text, with score and confidence."""
-        scores, z = await self.scorer.score_and_z(vectors, labels)
-        r = self.rule
-        conf = confidences(z, r.temperature, r.none_score)
+        return (await self.decide_with_nearest(vectors, labels, top_k, threshold))[0]
+
+    async def decide_with_nearest(
+        self, vectors, labels, top_k, threshold
+    ) -> tuple[list[list[TopicScore]], list[TopicScore]]:
+        """The kept topics of each text and its nearest label (the best score, kept or not), from one
+        scoring: the same prototypes, feedback and refinement for both."""
+        scored = await self.scorer.scored(vectors, labels)
+        r, scores = self.rule, scored.scores
+        conf = confidences(scored.z, r.temperature, r.none_score)
         kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence)
         names = [label.label for label in labels]
-        return [
-            [TopicScore(label=n, score=s, confidence=c) for n, s, c in row] for row in select(names, scores, conf, kept)
-        ]
+        best = np.argmax(scores, axis=1)[:, None].tolist() if len(scores) else []
+        topics, nearest = select(names, scores, conf, kept), select(names, scores, conf, best)
+        as_scores = lambda rows: [[TopicScore(label=n, score=s, confidence=c) for n, s, c in row] for row in rows]  # noqa: E731
+        return as_scores(topics), [row[0] for row in as_scores(nearest)]
 
     async def assign(self, texts, vectors, labels, top_k, threshold) -> Assignment:
         ranked = await self.decide(vectors, labels, top_k, threshold)

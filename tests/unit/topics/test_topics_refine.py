@@ -128,7 +128,7 @@ def test_evaluate_batch_is_its_own_pool_only_when_large_enough():
     assert conf(plain) != conf(pooled)
     plain, pooled, _ = asyncio.run(run(500))
     assert conf(plain) == conf(pooled)
-    plain, pooled, _ = asyncio.run(run(20, refine=False))  # the default: refinement is opt-in
+    plain, pooled, _ = asyncio.run(run(20, refine=False))  # refinement off: the batch is never a pool
     assert conf(plain) == conf(pooled)
 
 
