@@ -128,6 +128,14 @@ def recall(found: list[list[str]], exact: list[list[str]]) -> float:
     return float(np.mean([len(set(g) & set(e)) / max(1, len(e)) for g, e in zip(found, exact, strict=True)]))
 
 
+def vector_index_mb(table) -> float:
+    """On-disk size of the vector index (its directory under _indices/)."""
+    ds = table.to_lance()
+    uuid = next(i["uuid"] for i in ds.list_indices() if i["fields"] == ["vector"])
+    files = (Path(ds.uri) / "_indices" / uuid).rglob("*")
+    return round(sum(f.stat().st_size for f in files if f.is_file()) / 2**20, 1)
+
+
 def rss_mb() -> dict[str, float]:
     current = next(
         int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines() if "VmRSS" in line
@@ -195,7 +203,8 @@ def markdown(report: dict) -> str:
         f"sub_vectors={r['index'].get('num_sub_vectors')}, m={r['index'].get('m')}, "
         f"ef_construction={r['index'].get('ef_construction')}; query: nprobes={p['nprobes']} (filtered: twice), "
         f"refine_factor={p['refine_factor']}, ef={p['ef'] or 'default'}; "
-        f"built (+ optimize) in {r['index']['build_s']} s. Machine: {report['machine']}.",
+        f"built (+ optimize) in {r['index']['build_s']} s, {r['index'].get('on_disk_mb')} MB on disk. "
+        f"Machine: {report['machine']}.",
         "",
         "| query | p50 ms | p99 ms | CPU ms/query (p50) | recall@10 |",
         "|---|---|---|---|---|",
@@ -253,9 +262,10 @@ def main() -> None:
             started = time.perf_counter()
             params = store.maintenance.build_index()
             store.maintenance.optimize()
-            results["index"] = {"build_s": round(time.perf_counter() - started, 1)} | {
-                k: params.get(k) for k in ("index_type", "num_partitions", "num_sub_vectors", "m", "ef_construction")
-            }
+            results["index"] = {
+                "build_s": round(time.perf_counter() - started, 1),
+                "on_disk_mb": vector_index_mb(store.table),
+            } | {k: params.get(k) for k in ("index_type", "num_partitions", "num_sub_vectors", "m", "ef_construction")}
             print(f"  index built: {results['index']}", flush=True)
         results["upsert_docs_per_s"] = round(upsert_rate(store, space, vectors, rng), 1)  # on the indexed table
         del store

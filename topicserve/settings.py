@@ -88,18 +88,18 @@ class Settings(BaseSettings):
     )
     ann_threshold: int = Field(100_000, ge=1, description="Rows past which an ANN index is built (exact below).")
     ann_index_type: AnnIndexType = Field(
-        "IVF_HNSW_SQ", description="LanceDB vector index type (cosine); measured at 1M rows in docs/store.md, 'Search'."
+        "IVF_PQ", description="LanceDB vector index type (cosine); all five measured in docs/store.md, 'Search'."
     )
     ann_partitions: int = Field(
-        0, ge=0, description="IVF partitions; 0 = one per 500,000 rows (IVF_HNSW_*) or about sqrt(rows) (others)."
+        0, ge=0, description="IVF partitions; 0 = one per 4,000 rows (250 at 1M), or per 500,000 rows (IVF_HNSW_*)."
     )
     ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ, IVF_HNSW_PQ); 0 = dim / 8.")
     ann_m: int = Field(20, ge=4, le=256, description="HNSW graph degree (IVF_HNSW_*, at build).")
     ann_ef_construction: int = Field(300, ge=10, description="HNSW build breadth (IVF_HNSW_*).")
-    ann_nprobes: int = Field(40, ge=1, description="IVF partitions probed per query (filtered queries: twice this).")
+    ann_nprobes: int = Field(64, ge=1, description="IVF partitions probed per query (filtered queries: twice this).")
     ann_refine_factor: int = Field(20, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
     exact_filter_rows: int = Field(
-        2_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
+        10_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
     )
     ann_ef: int = Field(0, ge=0, description="HNSW search breadth (IVF_HNSW_*); 0 = LanceDB's default.")
     optimize_every_writes: int = Field(64, ge=1, description="Background optimize() after this many writes.")

@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from topicserve.store.table import DocumentStore
 
 log = logging.getLogger(__name__)
-HNSW_ROWS_PER_PARTITION = 500_000  # default IVF_HNSW_* partition size (one graph per partition)
+# Default partition sizes (docs/store.md, "Search"): flat-scanned IVF types (PQ, SQ, RQ) probe
+# ann_nprobes partitions of this size (250 at 1M rows: 64 probes scan a quarter of the codes);
+# IVF_HNSW_* types keep few, large partitions, each searched through its own graph.
+IVF_ROWS_PER_PARTITION = 4_000
+HNSW_ROWS_PER_PARTITION = 500_000
 
 
 class Maintenance:
@@ -137,12 +141,10 @@ def index_params(s: Settings, rows: int, dim: int) -> dict[str, Any]:
 
 
 def default_partitions(kind: str, rows: int) -> int:
-    """IVF partitions when the settings name none (measured at 1M rows: docs/store.md, "Search").
-    HNSW types: few, large partitions (the graph inside a partition does the searching), about
-    one per ``HNSW_ROWS_PER_PARTITION`` rows; flat-scanned types (PQ, SQ, RQ): about sqrt(rows)."""
-    if kind.startswith("IVF_HNSW"):
-        return max(1, math.ceil(rows / HNSW_ROWS_PER_PARTITION))
-    return max(1, int(math.sqrt(rows)))
+    """IVF partitions when the settings name none: one per ``IVF_ROWS_PER_PARTITION`` rows, or per
+    ``HNSW_ROWS_PER_PARTITION`` for the HNSW types."""
+    per = HNSW_ROWS_PER_PARTITION if kind.startswith("IVF_HNSW") else IVF_ROWS_PER_PARTITION
+    return max(1, math.ceil(rows / per))
 
 
 def index_config(params: dict[str, Any]):

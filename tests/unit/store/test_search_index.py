@@ -50,8 +50,8 @@ def store(tmp_path_factory):
 def test_the_table_past_the_threshold_gets_the_default_index_type(store):
     s, _ = store
     index = s.stats()["index"]
-    assert Settings().ann_index_type == "IVF_HNSW_SQ"
-    assert index["vector"] == "IvfHnswSq" and index["indexed_rows"] == ROWS and index["unindexed_rows"] == 0
+    assert Settings().ann_index_type == "IVF_PQ"
+    assert index["vector"] == "IvfPq" and index["indexed_rows"] == ROWS and index["unindexed_rows"] == 0
     assert s.maintenance.run(force=False)["indexed"] is False  # built once, not again
 
 
@@ -68,7 +68,8 @@ def test_search_through_the_index_returns_the_stored_vector_first(store):
 def test_default_partitions_per_index_type():
     assert default_partitions("IVF_HNSW_SQ", 1_000_000) == 2
     assert default_partitions("IVF_HNSW_SQ", 100_000) == 1
-    assert default_partitions("IVF_PQ", 1_000_000) == 1000
+    assert default_partitions("IVF_PQ", 1_000_000) == 250
+    assert default_partitions("IVF_PQ", ROWS) == 1
     params = index_params(Settings(ann_index_type="IVF_HNSW_PQ"), 1_000_000, 384)
     assert params == {
         "index_type": "IVF_HNSW_PQ",
