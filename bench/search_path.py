@@ -92,7 +92,8 @@ def in_process_part(store_dir: Path, queries: list[str]) -> dict:
     from topicserve.settings import get_settings
     from topicserve.store import DocumentStore
 
-    embedder = Embedder(get_settings().embedding_model, "auto")
+    # One thread, as the service's Embedder (ServiceConfig.threads).
+    embedder = Embedder(get_settings().embedding_model, "auto", threads=ServiceConfig().threads)
     store = DocumentStore(str(store_dir), background=False)
     vectors = embedder.embed(queries)
     space = store.space
