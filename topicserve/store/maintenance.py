@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from topicserve.store.table import DocumentStore
 
 log = logging.getLogger(__name__)
+# Default partition sizes (docs/store.md, "Search"): flat-scanned IVF types (PQ, SQ, RQ) probe
+# ann_nprobes partitions of this size (250 at 1M rows: 64 probes scan a quarter of the codes);
+# IVF_HNSW_* types keep few, large partitions, each searched through its own graph.
+IVF_ROWS_PER_PARTITION = 4_000
+HNSW_ROWS_PER_PARTITION = 500_000
 
 
 class Maintenance:
@@ -92,17 +97,12 @@ class Maintenance:
     def build_index(self) -> dict[str, Any]:
         """Train and commit the vector index. Not under the write lock: an index commit does not
         conflict with appends, and the rows written meanwhile are searched exactly until optimize."""
-        table, s, space = self.store.table, self.settings, self.store.space
+        table, space = self.store.table, self.store.space
         assert space is not None, "a store with a table is bound to a space"
         rows = table.count_rows()
-        params: dict[str, Any] = {"metric": "cosine", "vector_column_name": "vector", "index_type": s.ann_index_type}
-        if s.ann_index_type == "IVF_PQ":
-            params["num_partitions"] = s.ann_partitions or max(1, int(math.sqrt(rows)))
-            params["num_sub_vectors"] = s.ann_sub_vectors or max(1, space.dim // 8)
-        else:
-            params["num_partitions"] = s.ann_partitions or max(1, rows // 100_000)
+        params = index_params(self.settings, rows, space.dim)
         started = time.monotonic()
-        table.create_index(**params)
+        table.create_index("vector", config=index_config(params))  # the column, then the config
         log.info("vector index %s built over %d rows in %.1fs", params, rows, time.monotonic() - started)
         return params
 
@@ -127,3 +127,36 @@ class Maintenance:
             elif "text" in index.columns:
                 state["fts"] = True
         return state
+
+
+def index_params(s: Settings, rows: int, dim: int) -> dict[str, Any]:
+    """The index for a table of ``rows`` vectors: type, partitions, and the type's own knobs."""
+    kind = s.ann_index_type
+    params: dict[str, Any] = {"index_type": kind, "num_partitions": s.ann_partitions or default_partitions(kind, rows)}
+    if kind.endswith("PQ"):
+        params["num_sub_vectors"] = s.ann_sub_vectors or max(1, dim // 8)
+    if kind.startswith("IVF_HNSW"):
+        params |= {"m": s.ann_m, "ef_construction": s.ann_ef_construction}
+    return params
+
+
+def default_partitions(kind: str, rows: int) -> int:
+    """IVF partitions when the settings name none: one per ``IVF_ROWS_PER_PARTITION`` rows, or per
+    ``HNSW_ROWS_PER_PARTITION`` for the HNSW types."""
+    per = HNSW_ROWS_PER_PARTITION if kind.startswith("IVF_HNSW") else IVF_ROWS_PER_PARTITION
+    return max(1, math.ceil(rows / per))
+
+
+def index_config(params: dict[str, Any]):
+    """The LanceDB index config object (cosine) for ``index_params``' output."""
+    from lancedb import index
+
+    kinds = {
+        "IVF_PQ": index.IvfPq,
+        "IVF_SQ": index.IvfSq,
+        "IVF_RQ": index.IvfRq,
+        "IVF_HNSW_SQ": index.IvfHnswSq,
+        "IVF_HNSW_PQ": index.IvfHnswPq,
+    }
+    options = {k: v for k, v in params.items() if k != "index_type"}
+    return kinds[params["index_type"]](distance_type="cosine", **options)

@@ -29,6 +29,12 @@ class SearchOptions(BaseModel):
     exact: bool = False
 
 
+def result_columns(table) -> list[str]:
+    """The columns a search result needs (schemas.SearchResult): the document without ``nearest``
+    (drift reads it elsewhere) and never the vector; only those the table has."""
+    return [c for c in doc_columns(table.schema) if c != "nearest"]
+
+
 def _vector_query(table, vector: np.ndarray, options: SearchOptions, settings: Settings, exact: bool):
     query = table.search(vector, vector_column_name="vector", query_type="vector").distance_type("cosine")
     if options.where:
@@ -48,11 +54,12 @@ def vector_search(table, vector, options: SearchOptions, settings: Settings) -> 
     exact = options.exact or (  # a selective filter: an exact scan of the few matches is fast and complete
         options.where is not None and table.count_rows(options.where) <= settings.exact_filter_rows
     )
+    columns = [*result_columns(table), "_distance"]
     query = _vector_query(table, vector, options, settings, exact)
-    found = hits(query.select([*doc_columns(table.schema), "_distance"]).limit(options.k).to_arrow(), "_distance")
+    found = hits(query.select(columns).limit(options.k).to_arrow(), "_distance")
     if options.where and not exact and len(found) < options.k:
         query = _vector_query(table, vector, options, settings, exact=True)
-        found = hits(query.select([*doc_columns(table.schema), "_distance"]).limit(options.k).to_arrow(), "_distance")
+        found = hits(query.select(columns).limit(options.k).to_arrow(), "_distance")
     return found
 
 
@@ -60,7 +67,7 @@ def keyword_search(table, text: str, options: SearchOptions) -> list[tuple[Store
     query = table.search(text, query_type="fts", fts_columns="text")
     if options.where:
         query = query.where(options.where, prefilter=True)
-    return hits(query.select([*doc_columns(table.schema), "_score"]).limit(options.k).to_arrow(), "_score")
+    return hits(query.select([*result_columns(table), "_score"]).limit(options.k).to_arrow(), "_score")
 
 
 def hybrid_search(table, vector, text: str, options: SearchOptions, settings: Settings):
@@ -76,7 +83,7 @@ def hybrid_search(table, vector, text: str, options: SearchOptions, settings: Se
     )
     if options.where:
         query = query.where(options.where, prefilter=True)
-    query = query.rerank(RRFReranker()).select(doc_columns(table.schema)).limit(options.k)
+    query = query.rerank(RRFReranker()).select(result_columns(table)).limit(options.k)
     return hits(query.to_arrow(), "_relevance_score")
 
 
