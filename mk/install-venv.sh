@@ -19,6 +19,8 @@ quiet_pip() { "$venv/bin/python" -m pip "$@" 2>&1 | { grep -v '^WARNING: Locatio
 if [ "${INSTALLER:-uv}" = uv ]; then
   if [ -x "$uv_dir/bin/uv" ] || quiet_pip install -q --target "$uv_dir" "uv==$uv_version"; then
     if "$venv/bin/python" "$here/install_lock.py" "$uv_dir/bin/uv" "$venv/bin/python" "$lock"; then
+      # The pip path upgrades the venv's own pip too (not in any lock): the same here.
+      "$uv_dir/bin/uv" pip install -q --python "$venv/bin/python" --upgrade pip || true
       exit 0
     fi
   fi
