@@ -16,13 +16,13 @@ help:
 	@echo "make lock   - recompile requirements.lock (runtime), requirements-slim.lock (torch-free image) and requirements-dev.lock (+ test tools)"
 
 # The venv is (re)built when a lock changes: the dev lock is the runtime lock plus the test tools.
-# pip takes torch==2.13.0 as the local CPU wheel where one is provided; elsewhere the same pin
-# resolves on PyPI.
+# mk/install-venv.sh installs it with uv from pip's own package sources (INSTALLER=pip: with pip),
+# so torch==2.13.0 is the local CPU wheel where one is provided; elsewhere the same pin resolves on
+# PyPI.
+INSTALLER ?= uv
+export INSTALLER PYTHON
 $(STAMP): requirements.lock requirements-dev.lock
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	@# pip's notes about the machine's unused extra indexes are noise; its exit status is kept.
-	$(PY) -m pip install -q -r requirements-dev.lock 2>&1 | { grep -v '^WARNING: Location' || true; }; test $${PIPESTATUS[0]} -eq 0
+	mk/install-venv.sh $(VENV) requirements-dev.lock
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -7,8 +7,7 @@ MOTO_STAMP := $(MOTO_VENV)/.installed
 .PHONY: moto-venv bench-store
 
 $(MOTO_STAMP): requirements-moto.lock
-	test -x $(MOTO_VENV)/bin/python || $(PYTHON) -m venv $(MOTO_VENV)
-	$(MOTO_VENV)/bin/pip install -q -r requirements-moto.lock
+	mk/install-venv.sh $(MOTO_VENV) requirements-moto.lock
 	touch $(MOTO_STAMP)
 
 moto-venv: $(MOTO_STAMP)

@@ -7,15 +7,16 @@ serve_config.yaml, then real HTTP against the Serve proxy with the real model.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import sys
+import time
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
-from tests.e2e.raycluster import LOCK_PATH, PORTS, SERVE_PORT, LocalRay
+from tests.e2e.raycluster import LOCK_PATH, POLL_S, PORTS, SERVE_PORT, LocalRay
 from topicserve import device, gitarchive, localrun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,39 @@ PORT = SERVE_PORT
 DASHBOARD = f"http://127.0.0.1:{PORTS.dashboard}"
 BASE = f"http://127.0.0.1:{PORT}"
 APP = "topicserve"
+
+
+# The order the modules run in (pytest's is alphabetical): those on the default deployment first,
+# back to back, so that it is deployed once (test_metrics first: its counters start from zero), then
+# those that deploy another config or restart Ray, the two that stop the head last (test_ray_etiquette
+# leaves it stopped; test_pinned_deploy starts it with its own environment). A module not listed
+# runs after these (``deployed`` deploys again where needed).
+MODULE_ORDER = [
+    "test_metrics",
+    "test_service",
+    "test_ui",
+    "test_client_cli",
+    "test_clients",
+    "test_backfill",
+    "test_reconfigure",
+    "test_restart",
+    "test_bad_inputs",
+    "test_overload",
+    "test_durability",
+    "test_make_run",
+    "test_ray_etiquette",
+    "test_pinned_deploy",
+]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
+def pytest_collection_modifyitems(items):
+    """Run the e2e modules in MODULE_ORDER (a stable sort of their slots; other tests keep theirs)."""
+    slots = [i for i, item in enumerate(items) if Path(item.path).parent == Path(__file__).parent]
+    rank = {name: n for n, name in enumerate(MODULE_ORDER)}
+    ordered = sorted((items[i] for i in slots), key=lambda item: rank.get(Path(item.path).stem, len(rank)))
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +96,14 @@ def local_config(zip_path: Path, storage: Path, **env: str) -> dict:
 
 
 def wait_ready(timeout: float = 600) -> None:
-    localrun.wait_ready(BASE, Path(sys.executable).parent, APP, timeout_s=timeout, dashboard=DASHBOARD)
+    """/readyz answers 200 (the app is RUNNING already: ``LocalRay.wait_app``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{BASE}/readyz", timeout=10).status_code == 200:
+                return
+        time.sleep(POLL_S)
+    raise AssertionError(f"{BASE}/readyz not ready after {timeout:.0f}s:\n{requests.get(f'{BASE}/readyz').text}")
 
 
 @pytest.fixture(scope="session")
@@ -71,14 +112,28 @@ def storage(tmp_path_factory) -> Path:
 
 
 def deploy_app(ray: LocalRay, zip_path: Path, storage: Path, **env: str) -> None:
-    ray.deploy(local_config(zip_path, storage, **env))
-    ray.wait_app(APP, "RUNNING")
+    """Deploy the app with ``env`` and wait until it serves; a no-op when exactly that config is up.
+
+    "Exactly": the config this session last deployed through ``ray.deploy``, RUNNING since that
+    deploy (same ``last_deployed_time_s``) on a head that was not restarted in between. Any other
+    deploy (another module's config, `topicserve up`, a Ray restart) makes the next call deploy.
+    """
+    ray.ensure_started()
+    config = local_config(zip_path, storage, **env)
+    app = ray.status().get("applications", {}).get(APP, {})
+    if not (ray.deployed_config == config and ray.deployed_at and app.get("last_deployed_time_s") == ray.deployed_at):
+        ray.deploy(config)
+        ray.deployed_at = ray.wait_app(APP, "RUNNING").get("last_deployed_time_s")
+    elif app.get("status") != "RUNNING":  # e.g. a replica killed by the previous module is coming back
+        ray.wait_app(APP, "RUNNING")
     wait_ready()
 
 
 @pytest.fixture(scope="module")
 def deployed(local_ray, app_zip, storage):
-    """The app RUNNING on local Ray (deployed again per module: other modules restart Ray)."""
+    """The app RUNNING on local Ray with the default config and the session's store. Modules that
+    need it share one deployment: ``deploy_app`` skips what is already there (tests/e2e/conftest.py
+    orders the modules so that they run back to back)."""
     deploy_app(local_ray, app_zip, storage)
     return local_ray, storage
 

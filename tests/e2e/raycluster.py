@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 from topicserve.localray import RayHead, RayPorts
@@ -26,12 +27,21 @@ BIN = Path(sys.executable).parent
 LOCK_PATH = "/tmp/topicserve-ray.lock"
 PORTS = RayPorts.block(int(os.environ.get("TOPICSERVE_TEST_RAY_PORT_BASE", "26300")))
 SERVE_PORT = int(os.environ.get("TOPICSERVE_TEST_SERVE_PORT", "28000"))
+# What `serve deploy` / `serve status` send to the dashboard (ray.dashboard.modules.serve.sdk), sent
+# here with requests: each `serve` command is a fresh Python importing Ray (seconds of CPU on the
+# tests' 2 cores), and the waits below ask for the status every half second.
+SERVE_API = "/api/serve/applications/"
+POLL_S = 0.5
 
 
 class LocalRay:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.env: dict[str, str] = {}
+        # The last config deployed through ``deploy`` and the app's ``last_deployed_time_s`` once it
+        # was RUNNING (tests/e2e/conftest.py's ``deployed`` skips a deploy of what is already there).
+        self.deployed_config: dict[str, Any] | None = None
+        self.deployed_at: float | None = None
         # Short, private temp dir: Ray's unix socket paths must stay under ~107 characters.
         self.temp_dir = tempfile.mkdtemp(prefix="tsray-", dir="/tmp")
         self.head = RayHead(ports=PORTS, temp_dir=self.temp_dir)
@@ -59,8 +69,14 @@ class LocalRay:
         self.env = {"HF_HUB_OFFLINE": "1", **(env or {})}
         self.head.start(BIN / "ray", self.workdir / "ray-head.log", env=self.env)
 
+    def ensure_started(self) -> None:
+        """Start the head again (same environment) if a test left it stopped."""
+        if not self.head.alive():
+            self.start(env=self.env)
+
     def stop(self) -> None:
         """Stop only this cluster: the `ray start --block` child shuts down what it started."""
+        self.deployed_config = self.deployed_at = None
         self.head.stop()
 
     def close(self) -> None:
@@ -68,15 +84,21 @@ class LocalRay:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def deploy(self, config: dict[str, Any], name: str = "serve_config.test.yaml") -> Path:
+        """`serve deploy` of ``config`` (also written to ``name``, to read when a test fails)."""
         path = self.workdir / name
         path.write_text(yaml.safe_dump(config, sort_keys=False))
-        out = self._run("serve", "deploy", "--address", self.dashboard, str(path), env=self.env)
-        assert out.returncode == 0, f"serve deploy failed:\n{out.stdout}\n{out.stderr}"
+        resp = requests.put(f"{self.dashboard}{SERVE_API}", json=config, timeout=180)
+        assert resp.status_code == 200, f"serve deploy failed: {resp.status_code}\n{resp.text}"
+        self.deployed_config, self.deployed_at = config, None
         return path
 
     def status(self) -> dict[str, Any]:
-        out = self._run("serve", "status", "--address", self.dashboard, env=self.env, timeout=60)
-        return (yaml.safe_load(out.stdout) or {}) if out.returncode == 0 else {}
+        """`serve status` as JSON: ``applications`` -> name -> ``status``, ``message``, ``deployments``, ..."""
+        try:
+            resp = requests.get(f"{self.dashboard}{SERVE_API}", timeout=60)
+        except requests.RequestException:
+            return {}
+        return resp.json() if resp.status_code == 200 else {}
 
     def serve_status_text(self) -> str:
         return self._run("serve", "status", "--address", self.dashboard, env=self.env, timeout=60).stdout
@@ -88,9 +110,11 @@ class LocalRay:
         last: dict[str, Any] = {}
         while time.monotonic() < deadline:
             last = self.status().get("applications", {}).get(app, {})
-            if last.get("status") == want:
+            # Right after a deploy that rebuilds the app, the controller shows the old RUNNING until
+            # its next loop, with no deployment listed: RUNNING counts once deployments are back.
+            if last.get("status") == want and (want != "RUNNING" or last.get("deployments")):
                 return last
             if last.get("status") in terminal - {want}:
                 raise AssertionError(f"{app} is {last.get('status')}, wanted {want}: {last.get('message')}")
-            time.sleep(2)
+            time.sleep(POLL_S)
         raise AssertionError(f"{app} not {want} after {timeout}s; last status: {last}")

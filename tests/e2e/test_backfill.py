@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import BASE, ROOT, local_config
+from tests.e2e.raycluster import POLL_S
 from tests.support.small_model import DIM, build_small_model
 from topicserve.settings import DEFAULT_MODEL
 
@@ -120,7 +121,7 @@ def _wait_for(ray, app: str, status: str, check=lambda: True, timeout: float = 6
         found = ray.status().get("applications", {}).get(app, {})
         if found.get("status") == status and check():
             return found
-        time.sleep(2)
+        time.sleep(POLL_S)
     raise AssertionError(f"{app} not {status} after {timeout}s: {ray.serve_status_text()}")
 
 

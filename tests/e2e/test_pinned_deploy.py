@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import PORT
+from tests.e2e.raycluster import POLL_S
 from topicserve import device, localrun
 from topicserve.testing.archive_server import ArchiveServer, write_netrc
 from topicserve.testing.repos import fixture_repo
@@ -64,7 +65,7 @@ def wait_failed(ray, timeout: float = 300) -> str:
         app = ray.status().get("applications", {}).get(APP, {})
         if app.get("status") == "DEPLOY_FAILED":
             return app.get("message", "")
-        time.sleep(2)
+        time.sleep(POLL_S)
     raise AssertionError(f"{APP} did not become DEPLOY_FAILED in {timeout}s (last: {app.get('status')})")
 
 

@@ -25,19 +25,6 @@ def bystander(local_ray, tmp_path):
     shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_stopping_the_tests_ray_leaves_another_ray_running(local_ray, bystander):
-    assert dashboard_up(local_ray.dashboard) and dashboard_up(bystander.dashboard)
-    env = local_ray.env
-    local_ray.stop()
-    try:
-        assert not dashboard_up(local_ray.dashboard), "the tests' Ray did not stop"
-        assert bystander.alive() and dashboard_up(bystander.dashboard), "stopping the tests' Ray stopped another"
-    finally:
-        local_ray.start(env=env)  # later modules deploy on it again
-    bystander.stop()
-    assert not dashboard_up(bystander.dashboard)
-
-
 def test_preflight_checks_custom_resources_against_the_running_cluster(local_ray, tmp_path):
     """The tests' Ray is a plain `ray start --head`: it declares no custom resource."""
     nodes = cluster_nodes(local_ray.dashboard)
@@ -46,3 +33,14 @@ def test_preflight_checks_custom_resources_against_the_running_cluster(local_ray
     error = check_resources({"State": {"topicserve_store": 1}}, "local", tmp_path, local_ray.dashboard)[0]
     assert error.level == "error" and "no node in the cluster declares it" in error.message
     assert "--resources '{\"topicserve_store\": 1}'" in error.fix
+
+
+def test_stopping_the_tests_ray_leaves_another_ray_running(local_ray, bystander):
+    """Last in the module (and test_pinned_deploy, the next module, restarts the head with its own
+    environment): the tests' Ray stays stopped; ``deploy_app`` starts it again where needed."""
+    assert dashboard_up(local_ray.dashboard) and dashboard_up(bystander.dashboard)
+    local_ray.stop()
+    assert not dashboard_up(local_ray.dashboard), "the tests' Ray did not stop"
+    assert bystander.alive() and dashboard_up(bystander.dashboard), "stopping the tests' Ray stopped another"
+    bystander.stop()
+    assert not dashboard_up(bystander.dashboard)

@@ -1,8 +1,8 @@
 """A real local S3 server (moto's server mode) for the store tests, behind a loopback proxy that
 fails PUT/POST requests while armed (after letting a given number through, so a write can fail
-part-way). Fixtures: ``moto`` (its port, per module), ``proxy`` (the FailingProxy, per module),
-``s3`` (a fresh bucket: its URI and the Settings that reach it through the proxy); tests under
-tests/unit/store/ get them from that folder's conftest.py."""
+part-way). Fixtures: ``moto`` (its port) and ``proxy`` (the FailingProxy), once per session,
+``s3`` (a fresh bucket per test, the proxy disarmed: its URI and the Settings that reach it through
+the proxy); tests under tests/unit/store/ get them from that folder's conftest.py."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def moto():
     port = free_port()
     proc = subprocess.Popen(
@@ -131,7 +131,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def proxy(moto):
     server = FailingProxy(moto)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -143,6 +143,7 @@ def proxy(moto):
 @pytest.fixture
 def s3(proxy, monkeypatch):
     """A fresh bucket (created with a plain HTTP PUT) and settings that reach it through the proxy."""
+    proxy.disarm()  # whatever an earlier test left armed
     bucket = f"b{uuid.uuid4().hex[:12]}"
     assert requests.put(f"http://127.0.0.1:{proxy.upstream_port}/{bucket}", timeout=10).status_code == 200
     for key, value in {
