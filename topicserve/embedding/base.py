@@ -2,7 +2,7 @@
 
 The three steps are kept apart so that every backend shares tokenization and pooling and differs
 only in ``compute`` (token ids -> token vectors): sentence-transformers' torch model, or the same
-weights exported to ONNX (fp32 or int8) and run by onnxruntime.
+weights exported to ONNX (fp32 or int8) and run by onnxruntime, or that fp32 export run by OpenVINO.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BackendName = Literal["torch", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+BackendName = Literal["torch", "onnx", "onnx-int8", "openvino"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "openvino")
 
 
 class BackendRejected(RuntimeError):
@@ -100,6 +100,7 @@ class Backend(ABC):
     max_tokens: int
     dim: int
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
+    precision: str = "f32"  # the compute step's arithmetic: f32, int8 (onnx-int8), bf16 (openvino on AMX)
 
     @abstractmethod
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray: ...
@@ -139,7 +140,7 @@ def default_cache_dir() -> Path:
 
 
 def load_backend(name: str, model_dir: Path, device: str, threads: int, **options) -> Backend:
-    """The compute step of backend ``name``; ``options`` go to the ONNX backend (cache_dir, reduce_range)."""
+    """The compute step of backend ``name``; ``options`` go to the ONNX / OpenVINO backends (cache_dir, ...)."""
     if name == "torch":
         from topicserve.embedding.torch import TorchBackend
 
@@ -148,6 +149,10 @@ def load_backend(name: str, model_dir: Path, device: str, threads: int, **option
         from topicserve.embedding.onnx import OnnxBackend
 
         return OnnxBackend(model_dir, quantized=name == "onnx-int8", threads=threads, **options)
+    if name == "openvino":
+        from topicserve.embedding.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(model_dir, threads=threads, **options)
     raise ValueError(f"unknown embedding backend {name!r}: choose one of {', '.join(BACKENDS)}")
 
 
@@ -215,6 +220,7 @@ class Embedder:
             "device": self.device,
             "max_tokens": self.max_tokens,
             "threads": self.backend.threads,
+            "precision": self.backend.precision,
         }
 
     def _windows(self, text: str, ids: list[int] | None = None) -> list[tuple[str, int]]:
