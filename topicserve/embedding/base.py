@@ -101,6 +101,7 @@ class Backend(ABC):
     dim: int
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
     precision: str = "f32"  # the compute step's arithmetic: f32, int8 (onnx-int8), bf16 (openvino on AMX)
+    pad_to_multiple_of: int | None = None  # pad a batch's length up to a multiple (fewer distinct shapes)
 
     @abstractmethod
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray: ...
@@ -240,8 +241,9 @@ class Embedder:
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Padded token ids of a batch (each text fits the window: long texts were split before)."""
         batch = self.backend.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np"
-        )
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np",
+            pad_to_multiple_of=self.backend.pad_to_multiple_of,
+        )  # fmt: skip
         return {k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:

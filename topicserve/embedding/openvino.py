@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 class OpenVinoBackend(Backend):
     name = "openvino"
+    # OpenVINO prepares each new input shape (shape inference, memory, kernels): a first-seen length
+    # cost ~2x a seen one here. Lengths padded to a multiple of 8 leave 32 lengths of 256 to prepare:
+    # single-text p50 15.2 vs 22.0 ms, batches of 32 within noise (215 vs 229 texts/s), one run, load 14-17.
+    pad_to_multiple_of: int | None = 8
 
     def __init__(
         self,
@@ -41,6 +45,8 @@ class OpenVinoBackend(Backend):
         self.path, self.exported = ensure_artifact(model_dir, quantized=False, reduce_range=False, cache_dir=cache_dir)
         meta = json.loads((self.path.parent / "meta.json").read_text())
         self.dim, self.max_tokens, self.inputs = int(meta["dim"]), int(meta["max_tokens"]), meta["inputs"]
+        if self.max_tokens % 8:  # never pad past the model's window
+            self.pad_to_multiple_of = None
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         requested = precision or get_settings().openvino_precision
         config = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 
@@ -19,8 +20,27 @@ from .test_embedding_backends import HEAD, TAIL, TEXTS, cosines
 
 
 @pytest.fixture(scope="module")
-def openvino(cache_dir, onnx_fp32):
-    return Embedder(DEFAULT_MODEL, "cpu", backend="openvino", threads=1, onnx_options={"cache_dir": cache_dir})
+def loaded(cache_dir, onnx_fp32):
+    """The backend loaded (and gated, and one batch run) under an audit hook recording network calls."""
+    calls: list[str] = []
+    recording = [True]
+
+    def audit(event: str, args) -> None:
+        if recording[0] and event in ("socket.connect", "socket.getaddrinfo"):
+            calls.append(f"{event} {args!r}")
+
+    sys.addaudithook(audit)  # a hook cannot be removed: it stops recording once the load is done
+    try:
+        model = Embedder(DEFAULT_MODEL, "cpu", backend="openvino", threads=1, onnx_options={"cache_dir": cache_dir})
+        model.embed(TEXTS[:2])
+    finally:
+        recording[0] = False
+    return model, calls
+
+
+@pytest.fixture(scope="module")
+def openvino(loaded):
+    return loaded[0]
 
 
 def test_openvino_reuses_the_onnx_export_and_passes_the_gate(openvino, onnx_fp32):
@@ -74,14 +94,18 @@ def _scramble_fp32_weights(path) -> None:
     onnx.save(model, str(path))
 
 
-def _copy_cache(cache_dir, onnx_fp32, tmp_path):
+def _copy_cache(onnx_fp32, tmp_path):
+    """A cache holding a copy of the fp32 artifact (what the openvino backend reads), and that file."""
+    source = onnx_fp32.backend.path.parent
     broken = tmp_path / "cache"
-    shutil.copytree(cache_dir, broken)
-    return broken, broken / onnx_fp32.backend.path.parent.name / FP32_NAME
+    (broken / source.name).mkdir(parents=True)
+    for name in (FP32_NAME, "reference.npy", "meta.json"):
+        shutil.copy(source / name, broken / source.name / name)
+    return broken, broken / source.name / FP32_NAME
 
 
-def test_the_gate_refuses_vectors_from_another_space_naming_both_numbers(cache_dir, onnx_fp32, tmp_path):
-    broken, artifact = _copy_cache(cache_dir, onnx_fp32, tmp_path)
+def test_the_gate_refuses_vectors_from_another_space_naming_both_numbers(onnx_fp32, tmp_path):
+    broken, artifact = _copy_cache(onnx_fp32, tmp_path)
     _scramble_fp32_weights(artifact)
     with pytest.raises(
         BackendRejected, match=r"openvino refused: mean cosine .* is -?\d\.\d{4}, below the required 0\.9900"
@@ -89,25 +113,14 @@ def test_the_gate_refuses_vectors_from_another_space_naming_both_numbers(cache_d
         Embedder(DEFAULT_MODEL, "cpu", backend="openvino", onnx_options={"cache_dir": broken})
 
 
-def test_a_damaged_artifact_is_refused_with_its_path(cache_dir, onnx_fp32, tmp_path):
-    broken, artifact = _copy_cache(cache_dir, onnx_fp32, tmp_path)
+def test_a_damaged_artifact_is_refused_with_its_path(onnx_fp32, tmp_path):
+    broken, artifact = _copy_cache(onnx_fp32, tmp_path)
     artifact.write_bytes(artifact.read_bytes()[:4096])
-    with pytest.raises(BackendRejected, match=rf"openvino refused: the cached ONNX model {artifact} does not load"):
+    with pytest.raises(
+        BackendRejected, match=f"openvino refused: the cached ONNX model {re.escape(str(artifact))} does not load"
+    ):
         Embedder(DEFAULT_MODEL, "cpu", backend="openvino", onnx_options={"cache_dir": broken})
 
 
-def test_loading_the_openvino_backend_opens_no_connection(cache_dir, onnx_fp32):
-    calls: list[str] = []
-    recording = [True]
-
-    def audit(event: str, args) -> None:
-        if recording[0] and event in ("socket.connect", "socket.getaddrinfo"):
-            calls.append(f"{event} {args!r}")
-
-    sys.addaudithook(audit)  # a hook cannot be removed: it stops recording at the end of the test
-    try:
-        model = Embedder(DEFAULT_MODEL, "cpu", backend="openvino", onnx_options={"cache_dir": cache_dir})
-        model.embed(TEXTS[:2])
-    finally:
-        recording[0] = False
-    assert calls == []
+def test_loading_the_openvino_backend_opens_no_connection(loaded):
+    assert loaded[1] == []
