@@ -121,6 +121,9 @@ def _function_level_edges() -> list[tuple[str, str]]:
 KNOWN_LAZY_CYCLES = {
     frozenset({"topicserve.embedding.base", "topicserve.embedding.torch"}),
     frozenset({"topicserve.embedding.base", "topicserve.embedding.onnx"}),
+    # openvino runs the onnx backend's cached export (onnx.ensure_artifact)
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.openvino"}),
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.openvino", "topicserve.embedding.onnx"}),
 }
 
 
