@@ -66,7 +66,7 @@ class OpenVinoBackend(Backend):
                 f"({type(exc).__name__}). Delete it to export it again."
             ) from exc
         self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
-        # What the plugin chose: bf16 only where the CPU has bf16 units, else f32.
+        # The precision the compiled model reports (info() and /readyz show it).
         self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         self._request = self.compiled.create_infer_request()
         self._output = self.compiled.output(0)
