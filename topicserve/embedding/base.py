@@ -102,6 +102,7 @@ class Backend(ABC):
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
     precision: str = "f32"  # the compute step's arithmetic: f32, int8 (onnx-int8), bf16 (openvino on AMX)
     pad_to_multiple_of: int | None = None  # pad a batch's length up to a multiple (fewer distinct shapes)
+    batch_size: int = 32  # texts per compute call: an embed() of more is split, longest texts first
 
     @abstractmethod
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray: ...
@@ -246,8 +247,9 @@ class Embedder:
         )  # fmt: skip
         return {k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """tokenize -> compute -> pool, in batches of similar length (less padding), original order."""
+        batch_size = batch_size or self.backend.batch_size
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
@@ -257,14 +259,14 @@ class Embedder:
             out[rows] = self.pooling(tokens, features["attention_mask"])
         return out
 
-    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             return self._embed(texts, batch_size)
 
-    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def _embed(self, texts: list[str], batch_size: int | None) -> np.ndarray:
         # One batched call for every text's token ids (not one call per text: ~4% of an int8 batch).
         all_ids = self.backend.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         windows = [self._windows(t, ids) for t, ids in zip(texts, all_ids, strict=True)]

@@ -59,6 +59,8 @@ def test_openvino_agrees_with_torch_on_short_and_long_texts(embedder, openvino):
     assert float(openvino.embed([long_text])[0] @ embedder.embed([long_text])[0]) >= 0.99
     batch = openvino.embed([*TEXTS, long_text])  # one padded batch gives each text its own vector
     assert np.allclose(batch[: len(TEXTS)], openvino.embed(TEXTS), atol=2e-3)
+    assert openvino.backend.batch_size == 8  # compute batches of 8; one batch of 32 gives the same vectors
+    assert np.allclose(openvino.embed(TEXTS * 4, batch_size=32), openvino.embed(TEXTS * 4), atol=2e-3)
 
 
 def test_the_f32_precision_matches_the_onnx_backend(cache_dir, onnx_fp32):
