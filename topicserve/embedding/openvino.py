@@ -2,7 +2,7 @@
 
 OpenVINO reads the cached ONNX file directly (no conversion step, no second artifact). Its CPU
 plugin runs the graph in bf16 where the CPU has bf16 matrix units (AMX or AVX512-BF16: Sapphire
-Rapids and later), which on this project's Xeon was ~2.8x torch fp32 at one thread with a mean
+Rapids and later), which on this project's Xeon was 2.3-3.0x torch fp32 at one thread with a mean
 cosine of 0.99998 to it (docs/performance.md, "Backends"); on a CPU without them set
 TOPICSERVE_OPENVINO_PRECISION=f32. The precision OpenVINO chose is in ``info()`` (/readyz).
 Like the ONNX backends it is gated at load against the fp32 reference vectors.
