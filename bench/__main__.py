@@ -5,7 +5,7 @@
 
 Peers (each run, in this order, on the same AG News texts cut to one sentence):
   raw      in-process sentence-transformers encode (torch fp32, batch 32; all cores and 1 thread) and
-           topicserve's Embedder on onnx and onnx-int8;
+           topicserve's Embedder on onnx, onnx-int8 and openvino;
   infinity infinity-emb 0.0.78 (torch engine, batch 64) in build/venv-infinity on a loopback port;
   service  POST /v1/embeddings of topicserve on local Ray (32 texts a request, 4 clients), one
            deployment per Embedder configuration (backend, replicas x threads), started under the
@@ -50,10 +50,10 @@ CORES = os.cpu_count() or 1
 # max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy): as serve_config.yaml ships
 # it (1 replica, num_cpus 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what
 # `make run` starts); that size without the Ingress's model copy (i0) and with Ray's throughput-optimized
-# mode (direct ingress: no proxy hop); int8 at the same size, with and without the copy.
+# mode (direct ingress: no proxy hop); int8 at the same size, with and without the copy; openvino.
 DEFAULT_CONFIGS = (
     f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:i0,torch:{CORES}x1:tp,"
-    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:i0"
+    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:i0,openvino:{CORES}x1"
 )
 
 
@@ -80,7 +80,7 @@ def raw_rows(texts: list[str], batch: int) -> list[dict]:
     rows = [embeddings.sentence_transformers_row(texts, batch, CORES)]
     rows.append(embeddings.sentence_transformers_row(texts, batch, 1))
     embeddings.set_torch_threads(CORES)
-    for backend, threads in (("onnx", CORES), ("onnx-int8", CORES), ("onnx-int8", 1)):
+    for backend, threads in embeddings.backend_peers(CORES):
         rows.append(embeddings.backend_row(backend, texts, batch, threads))
     return rows
 

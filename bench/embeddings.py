@@ -1,4 +1,4 @@
-"""In-process peers: raw sentence-transformers encode and topicserve's ONNX / ONNX-int8 backends."""
+"""In-process peers: raw sentence-transformers encode and topicserve's onnx, onnx-int8 and openvino backends."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import numpy as np
 from bench.load import latency_p50_ms, throughput
 from topicserve.embedding import Embedder, model_directory
 from topicserve.settings import DEFAULT_MODEL
+
+
+def backend_peers(cores: int) -> list[tuple[str, int]]:
+    """topicserve's in-process peers, (backend, threads): the fast CPU backends with all cores and 1 thread
+    (a replica's size), onnx fp32 once (the int8 and openvino models' source graph)."""
+    return [("onnx", cores), ("onnx-int8", cores), ("onnx-int8", 1), ("openvino", cores), ("openvino", 1)]
 
 
 def set_torch_threads(threads: int) -> int:
@@ -49,4 +55,5 @@ def backend_row(backend: str, texts: list[str], batch: int, threads: int, **onnx
         "texts_per_s": throughput(call, texts, batch),
         "p50_ms": latency_p50_ms(call, texts),
         "gate_cosine": model.agreement,
+        "precision": model.backend.precision,
     }

@@ -53,17 +53,23 @@ def backend_env(backend: str):
         get_settings.cache_clear()
 
 
-def quality_on_test_rows(n: int) -> dict:
-    """On the test rows (2000+): mean cosine int8 vs fp32 on ``n`` short texts; AG News accuracy of both."""
+def quality_on_test_rows(n: int, others: tuple[str, ...] = ("openvino",)) -> dict:
+    """On the test rows (2000+): mean cosine int8 vs fp32 on ``n`` short texts; AG News accuracy of both.
+    Each backend of ``others`` gets the same two numbers under its name (``result["openvino"]``)."""
     texts = short_texts(n, "test")
     reference = Embedder(DEFAULT_MODEL, "cpu", backend="torch").embed(texts)
     result = agreement(Embedder(DEFAULT_MODEL, "cpu", backend="onnx-int8"), reference, texts)
     rows = [{**r, "row": i} for i, r in enumerate(ag_news_rows())][DEV_ROWS:]  # "row": the vector cache's index
     labels = [Label.model_validate(t) for t in yaml.safe_load(ag_news.TAXONOMY.read_text())["topics"]]
-    for backend in ("torch", "onnx-int8"):
+    for backend in ("torch", "onnx-int8", *others):
         with backend_env(backend):
             (report,) = asyncio.run(ag_news.run_local(rows, labels, False, "none", AG_NEWS))
         result[f"accuracy_{backend}"] = report.get("top1_accuracy", report.get("accuracy"))
     result["accuracy_rows"] = len(rows)
     result["accuracy_drop_pt"] = 100 * (result["accuracy_torch"] - result["accuracy_onnx-int8"])
+    for backend in others:
+        result[backend] = agreement(Embedder(DEFAULT_MODEL, "cpu", backend=backend), reference, texts) | {
+            "accuracy": result[f"accuracy_{backend}"],
+            "accuracy_drop_pt": 100 * (result["accuracy_torch"] - result[f"accuracy_{backend}"]),
+        }
     return result

@@ -34,17 +34,24 @@ class Settings(BaseSettings):
         "embedding_device auto means cpu (topicserve/device.py).",
     )
     # --- embedding backends and threads (issue 11: speed) ---
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="torch (sentence-transformers) | onnx (fp32, onnxruntime) | onnx-int8 (quantized)."
+    embedding_backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
+        "torch",
+        description="torch (sentence-transformers) | onnx (fp32, onnxruntime) | onnx-int8 (quantized) | "
+        "openvino (the fp32 export on OpenVINO: bf16 on CPUs with AMX / AVX512-BF16).",
     )
     torch_threads: int = Field(
         0, ge=0, description="CPU threads for torch/onnxruntime in an Embedder; 0: the replica's CPUs."
     )
     onnx_cache_dir: str = Field("", description="Where exported ONNX models are cached; empty: the user cache dir.")
     onnx_min_cosine: float = Field(
-        0.99, ge=0.0, le=1.0, description="Load gate: least mean cosine of an ONNX backend to torch fp32."
+        0.99, ge=0.0, le=1.0, description="Load gate: least mean cosine of an ONNX/OpenVINO backend to torch fp32."
     )
     onnx_reduce_range: bool = Field(False, description="int8 quantization with 7-bit weights (reduce_range).")
+    openvino_precision: Literal["bf16", "f32"] = Field(
+        "bf16",
+        description="The openvino backend's inference precision: bf16 for CPUs with AMX / AVX512-BF16, f32 "
+        "elsewhere (bf16 without those units is slow or f32); /readyz shows what OpenVINO chose.",
+    )
     # --- end of embedding backends ---
     storage_uri: str = Field(
         ".data/store", description="Where the LanceDB table lives: a local directory or s3://bucket/prefix."

@@ -125,6 +125,18 @@ KNOWN_LAZY_CYCLES = {
     # a BackendRejected from base): base imports its backends lazily, as above.
     frozenset({"topicserve.embedding.base", "topicserve.embedding.packages", "topicserve.embedding.torch"}),
     frozenset({"topicserve.embedding.base", "topicserve.embedding.packages", "topicserve.embedding.onnx"}),
+    # openvino runs the onnx backend's cached export (onnx.ensure_artifact)
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.openvino"}),
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.openvino", "topicserve.embedding.onnx"}),
+    frozenset({"topicserve.embedding.base", "topicserve.embedding.openvino", "topicserve.embedding.packages"}),
+    frozenset(
+        {
+            "topicserve.embedding.base",
+            "topicserve.embedding.openvino",
+            "topicserve.embedding.onnx",
+            "topicserve.embedding.packages",
+        }
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Sentence embeddings: ``Embedder`` on the torch, onnx or onnx-int8 backend (TOPICSERVE_EMBEDDING_BACKEND)."""
+"""Sentence embeddings: ``Embedder`` on a backend (TOPICSERVE_EMBEDDING_BACKEND: torch, onnx, onnx-int8, openvino)."""
 
 from topicserve.embedding.base import (
     BACKENDS,

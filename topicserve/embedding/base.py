@@ -2,7 +2,7 @@
 
 The three steps are kept apart so that every backend shares tokenization and pooling and differs
 only in ``compute`` (token ids -> token vectors): sentence-transformers' torch model, or the same
-weights exported to ONNX (fp32 or int8) and run by onnxruntime.
+weights exported to ONNX (fp32 or int8) and run by onnxruntime, or that fp32 export run by OpenVINO.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BackendName = Literal["torch", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+BackendName = Literal["torch", "onnx", "onnx-int8", "openvino"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "openvino")
 
 
 class BackendRejected(RuntimeError):
@@ -100,6 +100,9 @@ class Backend(ABC):
     max_tokens: int
     dim: int
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
+    precision: str = "f32"  # the compute step's arithmetic: f32, int8 (onnx-int8), bf16 (openvino on AMX)
+    pad_to_multiple_of: int | None = None  # pad a batch's length up to a multiple (fewer distinct shapes)
+    batch_size: int = 32  # texts per compute call: an embed() of more is split, longest texts first
 
     @abstractmethod
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray: ...
@@ -139,7 +142,7 @@ def default_cache_dir() -> Path:
 
 
 def load_backend(name: str, model_dir: Path, device: str, threads: int, **options) -> Backend:
-    """The compute step of backend ``name``; ``options`` go to the ONNX backend (cache_dir, reduce_range)."""
+    """The compute step of backend ``name``; ``options`` go to the ONNX / OpenVINO backends (cache_dir, ...)."""
     if name == "torch":
         from topicserve.embedding.torch import TorchBackend
 
@@ -148,6 +151,10 @@ def load_backend(name: str, model_dir: Path, device: str, threads: int, **option
         from topicserve.embedding.onnx import OnnxBackend
 
         return OnnxBackend(model_dir, quantized=name == "onnx-int8", threads=threads, **options)
+    if name == "openvino":
+        from topicserve.embedding.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(model_dir, threads=threads, **options)
     raise ValueError(f"unknown embedding backend {name!r}: choose one of {', '.join(BACKENDS)}")
 
 
@@ -215,6 +222,7 @@ class Embedder:
             "device": self.device,
             "max_tokens": self.max_tokens,
             "threads": self.backend.threads,
+            "precision": self.backend.precision,
         }
 
     def _windows(self, text: str, ids: list[int] | None = None) -> list[tuple[str, int]]:
@@ -234,12 +242,14 @@ class Embedder:
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Padded token ids of a batch (each text fits the window: long texts were split before)."""
         batch = self.backend.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np"
-        )
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np",
+            pad_to_multiple_of=self.backend.pad_to_multiple_of,
+        )  # fmt: skip
         return {k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """tokenize -> compute -> pool, in batches of similar length (less padding), original order."""
+        batch_size = batch_size or self.backend.batch_size
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
@@ -249,14 +259,14 @@ class Embedder:
             out[rows] = self.pooling(tokens, features["attention_mask"])
         return out
 
-    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             return self._embed(texts, batch_size)
 
-    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def _embed(self, texts: list[str], batch_size: int | None) -> np.ndarray:
         # One batched call for every text's token ids (not one call per text: ~4% of an int8 batch).
         all_ids = self.backend.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         windows = [self._windows(t, ids) for t, ids in zip(texts, all_ids, strict=True)]

@@ -167,6 +167,8 @@ class OnnxBackend(Backend):
 
         settings = get_settings()
         self.name = "onnx-int8" if quantized else "onnx"
+        self.precision = "int8" if quantized else "f32"
+        self.batch_size = 8 if quantized else 32  # int8: batches of 8 beat 32 (docs/performance.md, Round 3)
         self.reduce_range = settings.onnx_reduce_range if reduce_range is None else reduce_range
         self.path, self.exported = ensure_artifact(
             model_dir, quantized=quantized, reduce_range=self.reduce_range, cache_dir=cache_dir

@@ -20,6 +20,7 @@ DISTRIBUTIONS = {
     "transformers": "transformers",
     "onnx": "onnx",
     "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
 }
 
 

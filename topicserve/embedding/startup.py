@@ -20,6 +20,7 @@ BACKEND_MODULES = {
     "torch": ("torch", "sentence_transformers"),
     "onnx": ("onnxruntime", "transformers"),
     "onnx-int8": ("onnxruntime", "transformers"),
+    "openvino": ("openvino", "transformers"),
 }
 
 

@@ -29,19 +29,7 @@ HEAD = "The sculptor carved a marble statue of a saint for the cathedral, workin
 TAIL = "The photographer developed black and white film negatives in a darkroom and printed photographs. " * 12
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("onnx-cache")
-
-
-@pytest.fixture(scope="module")
-def onnx_fp32(cache_dir):
-    return Embedder(DEFAULT_MODEL, "cpu", backend="onnx", onnx_options={"cache_dir": cache_dir})
-
-
-@pytest.fixture(scope="module")
-def onnx_int8(cache_dir, onnx_fp32):
-    return Embedder(DEFAULT_MODEL, "cpu", backend="onnx-int8", onnx_options={"cache_dir": cache_dir})
+# cache_dir, onnx_fp32, onnx_int8: tests/unit/embedding/conftest.py (one export for the package)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
