@@ -17,6 +17,32 @@ def _find(run: dict, **match) -> dict | None:
     return None
 
 
+# Why a target is missed and the next lever, as measured (docs/performance.md, "Targets missed"):
+# printed beside a miss so that the table carries its own explanation.
+WHY = {
+    "int8": "onnxruntime's dynamic int8 has no AMX path here; OpenVINO bf16 (next row) is the lever",
+    "openvino": "torch's 2-thread reference moves 2-3x with the machine's load; settle on a quiet machine",
+    "vs_raw": "the replicas share the cores with the proxy, the Ingress and the client; next: base64 "
+    "vectors (rows with base64), direct ingress (RAY_SERVE_THROUGHPUT_OPTIMIZED=1) on the cluster",
+    "vs_inf": "as above; Infinity batches 64 in one process with no proxy",
+    "overhead": "`/healthz` alone (proxy + Ingress, no model) costs more than 5 ms on this machine; "
+    "next: direct ingress, 2 threads for the Ingress's model copy",
+    "search": "nprobes 64 / refine 20 on IVF_PQ; IVF_HNSW_SQ needs half the CPU (docs/store.md)",
+    "image": "the torch image; the torch-free cpu-slim image is the lever (its row)",
+    "make_test": "two thirds of it is e2e deploys and real subprocesses; next: fewer config-specific deploys",
+}
+
+
+def verdict(ok: bool | None, why: str = "") -> str:
+    if ok is None:
+        return "report"
+    return "✔" if ok else f"✘ {why}".rstrip()
+
+
+def _ok(values: list[float], good) -> bool | None:
+    return all(good(v) for v in values) if values else None
+
+
 def annotate(run: dict) -> dict:
     """Reference rates of this run: raw torch encode on all cores, and Infinity."""
     st = [r for r in run["rows"] if r["peer"].startswith("sentence-transformers")]
@@ -54,29 +80,57 @@ def _service_ratios(runs: list[dict], backend: str) -> tuple[list[float], list[f
 
 def lines(result: dict) -> list[str]:
     runs = result["runs"]
-    out = ["## Targets (issue 11)", "", "| target | measured (min–max over runs) | goal |", "|---|---|---|"]
+    out = [
+        "## Targets (issue 11)",
+        "",
+        "| target | measured (min–max over runs) | goal | verdict |",
+        "|---|---|---|---|",
+    ]
     int8 = [r["raw_int8"] / r["reference"] for r in runs if r.get("raw_int8") and r.get("reference")]
-    out.append(f"| ONNX int8 vs raw torch fp32, in-process | {spread(int8, '{:.2f}×')} | ≥ 2.5× |")
+    out.append(
+        f"| ONNX int8 vs raw torch fp32, in-process | {spread(int8, '{:.2f}×')} | ≥ 2.5× "
+        f"| {verdict(_ok(int8, lambda v: v >= 2.5), WHY['int8'])} |"
+    )
     ov = [r["raw_openvino"] / r["reference"] for r in runs if r.get("raw_openvino") and r.get("reference")]
     if ov:
-        out.append(f"| OpenVINO (bf16 on AMX) vs raw torch fp32, in-process | {spread(ov, '{:.2f}×')} | ≥ 2.5× |")
+        out.append(
+            f"| OpenVINO (bf16 on AMX) vs raw torch fp32, in-process | {spread(ov, '{:.2f}×')} | ≥ 2.5× "
+            f"| {verdict(_ok(ov, lambda v: v >= 2.5), WHY['openvino'])} |"
+        )
     for backend in ("torch", "onnx-int8", "openvino"):
         vs_raw, vs_inf, overhead = _service_ratios(runs, backend)
         what = f"`/v1/embeddings` ({backend}, best size)"
         if vs_raw:
-            out.append(f"| {what} vs raw {backend} | {spread(vs_raw, '{:.2f}×')} | ≥ 0.9× |")
+            ok = verdict(_ok(vs_raw, lambda v: v >= 0.9), WHY["vs_raw"])
+            out.append(f"| {what} vs raw {backend} | {spread(vs_raw, '{:.2f}×')} | ≥ 0.9× | {ok} |")
         if vs_inf:
-            out.append(f"| {what} vs Infinity | {spread(vs_inf, '{:.2f}×')} | ≥ 1.2× |")
+            ok = verdict(_ok(vs_inf, lambda v: v >= 1.2), WHY["vs_inf"])
+            out.append(f"| {what} vs Infinity | {spread(vs_inf, '{:.2f}×')} | ≥ 1.2× | {ok} |")
         if overhead:
-            out.append(f"| single-text overhead over raw ({backend}), p50 | {spread(overhead, '{:.1f} ms')} | ≤ 5 ms |")
+            ok = verdict(_ok(overhead, lambda v: v <= 5), WHY["overhead"])
+            out.append(
+                f"| single-text overhead over raw ({backend}), p50 | {spread(overhead, '{:.1f} ms')} | ≤ 5 ms | {ok} |"
+            )
     q = result.get("quality", {}).get("test")
     if q:
-        out.append(f"| int8 mean cosine to fp32 (1,000 test texts) | {q['mean_cosine']:.4f} | ≥ 0.99 |")
-        out.append(f"| int8 AG News accuracy drop (rows 2000+) | {q['accuracy_drop_pt']:.2f} pt | ≤ 0.5 pt |")
+        out.append(
+            f"| int8 mean cosine to fp32 (1,000 test texts) | {q['mean_cosine']:.4f} | ≥ 0.99 "
+            f"| {verdict(q['mean_cosine'] >= 0.99)} |"
+        )
+        out.append(
+            f"| int8 AG News accuracy drop (rows 2000+) | {q['accuracy_drop_pt']:.2f} pt | ≤ 0.5 pt "
+            f"| {verdict(q['accuracy_drop_pt'] <= 0.5)} |"
+        )
     if q and "openvino" in q:
         ov_q = q["openvino"]
-        out.append(f"| openvino mean cosine to fp32 (1,000 test texts) | {ov_q['mean_cosine']:.4f} | ≥ 0.99 |")
-        out.append(f"| openvino AG News accuracy drop (rows 2000+) | {ov_q['accuracy_drop_pt']:.2f} pt | ≤ 0.5 pt |")
+        out.append(
+            f"| openvino mean cosine to fp32 (1,000 test texts) | {ov_q['mean_cosine']:.4f} | ≥ 0.99 "
+            f"| {verdict(ov_q['mean_cosine'] >= 0.99)} |"
+        )
+        out.append(
+            f"| openvino AG News accuracy drop (rows 2000+) | {ov_q['accuracy_drop_pt']:.2f} pt | ≤ 0.5 pt "
+            f"| {verdict(ov_q['accuracy_drop_pt'] <= 0.5)} |"
+        )
     return out + search_lines() + deploy_lines(result)
 
 
@@ -87,8 +141,9 @@ def search_lines() -> list[str]:
     r = json.loads(STORE_BENCH.read_text())["results"]["no_filter"]
     return [
         f"| `/search` index lookup at 1,000,000 vectors, p50 (store bench, {STORE_BENCH.name}) "
-        f"| {r['p50_ms']:.1f} ms | ≤ 30 ms |",
-        f"| recall@10 vs exact at 1,000,000 | {r['recall_at_10']:.3f} | ≥ 0.95 |",
+        f"| {r['p50_ms']:.1f} ms | ≤ 30 ms | {verdict(r['p50_ms'] <= 30, WHY['search'])} |",
+        f"| recall@10 vs exact at 1,000,000 | {r['recall_at_10']:.3f} | ≥ 0.95 "
+        f"| {verdict(r['recall_at_10'] >= 0.95)} |",
     ]
 
 
@@ -96,19 +151,35 @@ def deploy_lines(result: dict) -> list[str]:
     out = []
     cold = [run["coldstart"]["readyz_200_s"] for run in result["runs"] if run.get("coldstart", {}).get("readyz_200_s")]
     if cold:
-        out.append(f"| `serve deploy` of the zip → `/readyz` 200, cold | {spread(cold, '{:.1f} s')} | ≤ 20 s |")
+        ok = verdict(_ok(cold, lambda v: v <= 20))
+        out.append(f"| `serve deploy` of the zip → `/readyz` 200, cold | {spread(cold, '{:.1f} s')} | ≤ 20 s | {ok} |")
     ingest = [r["ingest"] for run in result["runs"] for r in run["rows"] if r.get("ingest")]
     if ingest:
         rate = spread([i["docs_per_s"] for i in ingest])
         share = spread([100 * i["embed_share"] for i in ingest], "{:.0f}%")
-        out.append(f"| ingest, `POST /documents` batches of 64 | {rate} docs/s ({share} of it embedding) | report |")
+        out.append(
+            f"| ingest, `POST /documents` batches of 64 | {rate} docs/s ({share} of it embedding) | report | report |"
+        )
     fp = result.get("footprint")
     if fp:
-        disk, pull = fp["image_estimate_mb"] / 1000, fp["image_estimate_pull_mb"] / 1000
-        out.append(
-            f"| CPU image with the model (estimate: base + runtime venv) | {disk:.2f} GB on disk, "
-            f"{pull:.2f} GB to pull | ≤ 1.5 GB |"
-        )
-        minutes = fp["make_test"]["make_test_s"] / 60
-        out.append(f"| `make test`, fresh 2-core machine, install included | {minutes:.1f} min (last CI) | ≤ 12 min |")
+        out += footprint_lines(fp)
+    return out
+
+
+def footprint_lines(fp: dict) -> list[str]:
+    out = []
+    for name, image in (("CPU image (torch)", fp), ("CPU image `cpu-slim` (no torch, onnx-int8)", fp.get("slim"))):
+        if image and image.get("image_estimate_mb"):
+            disk, pull = image["image_estimate_mb"] / 1000, image["image_estimate_pull_mb"] / 1000
+            why = "" if image is fp.get("slim") else WHY["image"]
+            out.append(
+                f"| {name} with the model (estimate: base + venv) | {disk:.2f} GB on disk, {pull:.2f} GB to pull "
+                f"| ≤ 1.5 GB | {verdict(disk <= 1.5, why)} |"
+            )
+    ci = fp["make_test"]
+    minutes = ci["make_test_s"] / 60
+    out.append(
+        f"| `make test`, fresh 2-core machine, install included | {minutes:.1f} min ({ci['source']}) "
+        f"| ≤ 12 min | {verdict(minutes <= 12, WHY['make_test'])} |"
+    )
     return out
