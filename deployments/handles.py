@@ -17,10 +17,9 @@ from typing import Any
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
-from topicserve.embedroute import CHARS_PER_UNIT, embed_units
 from topicserve.errors import Overloaded, Timeout
 
-__all__ = ["CHARS_PER_UNIT", "Admission", "HandleClient", "embed_units"]
+__all__ = ["Admission", "HandleClient"]
 
 
 class Admission:

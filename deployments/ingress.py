@@ -5,10 +5,10 @@ from __future__ import annotations
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.handles import Admission, HandleClient, embed_units
+from deployments.handles import Admission, HandleClient
 from deployments.metrics import replica_metrics
 from topicserve.api import build_app
-from topicserve.embedroute import RoutedEmbedder
+from topicserve.embedroute import RoutedEmbedder, embed_units
 from topicserve.gateway import Gateway
 from topicserve.settings import Settings, get_settings
 
