@@ -102,6 +102,9 @@ def variants(labels: list[Label]) -> dict[str, TopicsConfig]:
         "one-line, first rule (mean vector, reference, threshold 0.2)": TopicsConfig(taxonomy=one, **v1),
         "one-line, mean vector, confidence rule": TopicsConfig(taxonomy=one, pooling="mean"),
         "one-line, prototypes, confidence rule, no refinement": TopicsConfig(taxonomy=one, refine_from_store=False),
+        "one-line, prototypes, confidence rule, centroids only (no neighbour smoothing)": TopicsConfig(
+            taxonomy=one, refine_neighbours=False
+        ),
         "one-line, prototypes, confidence rule (default)": TopicsConfig(taxonomy=one),
         "full texts, first rule": TopicsConfig(taxonomy=labels, **v1),
         "full texts, prototypes, confidence rule, no refinement": TopicsConfig(

@@ -1,6 +1,6 @@
 """The refinement's cross-domain and off-topic checks (dev only), with the shipped code.
 
-    python bench/refine_guards.py [--no-refine]
+    python bench/refine_guards.py [--no-refine] [--no-neighbours]
 
 The store is stood in for by a pool of AG News **dev** texts (rows 0-1999, no labels; `TopicModel`
 with that pool, as the Topics replica holds one). Reported (docs/quality.md, "Session 4"):
@@ -46,9 +46,10 @@ def labels(path: Path) -> list[Label]:
     return one_line([Label.model_validate(t) for t in yaml.safe_load(path.read_text())["topics"]])
 
 
-async def topics(embed, labels_, pool, vectors, refine: bool) -> tuple[list[str], list[list[str]]]:
+async def topics(embed, labels_, pool, vectors, refine: bool, smooth: bool = True) -> tuple[list[str], list[list[str]]]:
     """(top-1 label, kept labels) per vector, with ``pool`` as the store's documents."""
-    model = TopicModel(embed, TopicsConfig(taxonomy=labels_, refine_from_store=refine))
+    config = TopicsConfig(taxonomy=labels_, refine_from_store=refine, refine_neighbours=smooth)
+    model = TopicModel(embed, config)
     model.refiner.set_pool(pool)
     top1 = await model.overridden({"top_k": 1, "min_confidence": 0.0, "threshold": -100.0}).assign(
         [""] * len(vectors), vectors
@@ -69,7 +70,7 @@ def tagged(kept: list[list[str]], gold: list[str] | None = None) -> str:
     return f"{share:.3f}@{sum(g in k for g, k in zip(gold, kept, strict=True)) / max(given, 1):.3f}"
 
 
-async def run(refine: bool) -> None:
+async def run(refine: bool, smooth: bool = True) -> None:
     from topicserve.embedding import Embedder
     from topicserve.settings import get_settings
 
@@ -83,23 +84,25 @@ async def run(refine: bool) -> None:
     news, tv, av = vec(ag)[:2000], vec(tickets), vec(art)
     gold = [r["label"] for r in ag[:2000]]
     ag_labels, art_labels = labels(TAXONOMY), TopicModel(embed, TopicsConfig()).taxonomy.topics
-    top1, kept = await topics(embed, ag_labels, news, news, refine)
+    top1, kept = await topics(embed, ag_labels, news, news, refine, smooth)
     print(f"AG News dev: top-1 {accuracy(top1, gold):.4f}, tagged {tagged(kept, gold)}")
-    top1, _ = await topics(embed, ag_labels, news[:1000], news[1000:], refine)
+    top1, _ = await topics(embed, ag_labels, news[:1000], news[1000:], refine, smooth)
     print(f"AG News dev, held-out half: top-1 {accuracy(top1, gold[1000:]):.4f}")
-    _, kept = await topics(embed, ag_labels, news, av[:20], refine)
-    _, kept_all = await topics(embed, ag_labels, news, np.concatenate([av, tv]), refine)
+    _, kept = await topics(embed, ag_labels, news, av[:20], refine, smooth)
+    _, kept_all = await topics(embed, ag_labels, news, np.concatenate([av, tv]), refine, smooth)
     print(f"off-topic under AG News labels: art dev {tagged(kept)}, art + tickets {tagged(kept_all)}")
-    _, kept = await topics(embed, art_labels, news, news, refine)
+    _, kept = await topics(embed, art_labels, news, news, refine, smooth)
     print(f"art taxonomy over news: news tagged {tagged(kept)}")
-    top1, _ = await topics(embed, labels(TICKETS.with_suffix(".yaml")), news, tv, refine)
+    top1, _ = await topics(embed, labels(TICKETS.with_suffix(".yaml")), news, tv, refine, smooth)
     print(f"ticket labels over news: ticket top-1 {accuracy(top1, [r['label'] for r in tickets]):.4f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-refine", action="store_true", help="refine_from_store false (the baseline)")
-    asyncio.run(run(not parser.parse_args(argv).no_refine))
+    parser.add_argument("--no-neighbours", action="store_true", help="refine_neighbours false (centroids only)")
+    args = parser.parse_args(argv)
+    asyncio.run(run(not args.no_refine, not args.no_neighbours))
     return 0
 
 

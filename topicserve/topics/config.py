@@ -52,9 +52,14 @@ class TopicsConfig(BaseModel):
         True,
         description="Refine the zero-shot scores by pseudo-label centroids of the store's own documents "
         "(a bounded sample of >= 500, re-estimated when the store has doubled; topics/refine.py). No labels are "
-        "used. Only texts like the stored documents are refined, and P(none) never drops below the unrefined "
-        "one: AG News dev +1.5 points top-1, labels of another domain and off-topic texts about as without "
-        "(docs/quality.md).",
+        "used. Only texts like the stored documents are refined (a gate on the closeness to them): AG News dev "
+        "top-1 0.821 -> 0.849, labels of another domain and off-topic texts about as without (docs/quality.md).",
+    )
+    refine_neighbours: bool = Field(
+        True,
+        description="With refine_from_store: move a text's z-scores toward the mean of its 10 nearest stored "
+        "documents' (weight 0.7, as far as the gate lets the text be refined; topics/refine.py). AG News dev top-1 "
+        "0.849 -> 0.8615, off-topic texts and labels of another domain as without (docs/quality.md).",
     )
     llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
     use_feedback: bool = Field(

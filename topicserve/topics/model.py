@@ -116,6 +116,7 @@ class TopicModel:
             "min_confidence": self.config.min_confidence,
             "use_feedback": self.config.use_feedback,
             "refine_from_store": self.config.refine_from_store,
+            "refine_neighbours": self.config.refine_neighbours,
             "refinement_id": self.refinement_id(),
             "refinement_pool": 0 if self.refiner.pool is None else len(self.refiner.pool),
         }

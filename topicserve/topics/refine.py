@@ -33,6 +33,14 @@ Chosen on AG News dev (rows 0-1999, the pool = the dev texts, no labels used), t
 off-topic texts and art labels over news: weight 0.4, 3 iterations, confidence cut 0.4 (0.2 pseudo-
 labels news as art topics). Top-1 0.821 -> 0.850, tagged 0.816 -> 0.933 at precision 0.812 -> 0.838;
 without the gate about the same on news, but support-ticket labels over news lose 4-9 points.
+
+**Neighbour smoothing** (session 5, ``neighbour_weight``; `TopicsConfig.refine_neighbours`): the
+refined z-scores of a text then move toward the mean refined z-scores of its 10 nearest pool
+documents (the gate's neighbours, so the one matrix product serves both; the text's own stored copy
+is left out), by 0.7 times its gate: a text unlike the store is not smoothed either. The
+neighbours' z-scores are computed once per estimate ((m, labels) floats, m <= ``gate_pool``). AG
+News dev top-1 0.849 -> 0.8615, held-out half 0.864 -> 0.873, coverage at precision 0.90 0.79 ->
+0.89 (``min_confidence`` 0.3); off-topic texts and labels of another domain as before.
 """
 
 from __future__ import annotations
@@ -73,6 +81,13 @@ class RefineParams(BaseModel):
         10, ge=1, description="Closeness: the mean cosine to this many nearest pool documents."
     )
     gate_pool: int = Field(4096, ge=1, description="Pool documents the closeness is measured against (every n-th).")
+    neighbour_weight: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the mean z-scores of a text's ``gate_neighbours`` nearest pool documents in its own "
+        "(transductive smoothing, gated like the blend; 0: none).",
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,8 @@ class Refinement:
     gate_high: float = 0.0
     neighbours: np.ndarray | None = None  # (m, dim) pool documents the gate measures closeness to (a view)
     k: int = 10
+    neighbour_z: np.ndarray | None = None  # (m, labels) those documents' refined z-scores (smoothing; None: off)
+    neighbour_weight: float = 0.0
 
     @property
     def id(self) -> str:
@@ -110,17 +127,32 @@ class Refinement:
         documents (`closeness`): 0 at or below ``gate_low`` (no closer than neutral sentences are: a
         text unlike the stored documents, e.g. from another domain), 1 from ``gate_high`` on, linear
         between. No neighbours: every text gets the whole refinement."""
-        if self.neighbours is None:
-            return np.ones(len(vectors))
-        span = max(self.gate_high - self.gate_low, 1e-6)
-        return np.clip((closeness(vectors, self.neighbours, self.k) - self.gate_low) / span, 0.0, 1.0)
+        return self._gate(self._sims(vectors), len(vectors))
 
-    def apply(self, vectors: np.ndarray, base: np.ndarray, mean: np.ndarray, std: np.ndarray):
+    def _sims(self, vectors: np.ndarray) -> np.ndarray | None:
+        return None if self.neighbours is None else np.asarray(vectors, np.float32) @ self.neighbours.T
+
+    def _gate(self, sims: np.ndarray | None, n: int) -> np.ndarray:
+        if sims is None:
+            return np.ones(n)
+        span = max(self.gate_high - self.gate_low, 1e-6)
+        return np.clip((top_mean(sims, self.k) - self.gate_low) / span, 0.0, 1.0)
+
+    def apply(self, vectors: np.ndarray, base: np.ndarray, mean: np.ndarray, std: np.ndarray, smooth: bool = True):
         """(scores, background mean, background std) per text: the refined ones where the text is like
-        the pool's documents (`gate`), the prototypes' ``base``/``mean``/``std`` where it is not."""
-        a = self.gate(vectors)[:, None]
+        the pool's documents (`gate`), the prototypes' ``base``/``mean``/``std`` where it is not. With
+        ``smooth`` (and ``neighbour_z``), the refined z-scores then move toward the mean of the text's
+        ``k`` nearest pool documents' (its own stored copy excluded), by ``neighbour_weight`` times
+        the gate; the scores are that z on the blend's scale."""
+        sims = self._sims(vectors)
+        a = self._gate(sims, len(vectors))[:, None]
         scores = base + a * (self.blend(vectors, base) - base)
-        return scores, mean + a * (self.background_mean - mean), std + a * (self.background_std - std)
+        mean, std = mean + a * (self.background_mean - mean), std + a * (self.background_std - std)
+        if smooth and sims is not None and self.neighbour_z is not None and self.neighbour_weight > 0:
+            z = (scores - mean) / std
+            near = self.neighbour_z[nearest_others(sims, self.k)].mean(axis=1)
+            scores = mean + std * (z + self.neighbour_weight * a * (near - z))
+        return scores, mean, std
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -135,9 +167,24 @@ def blend(vectors, base, center, centroids, weight) -> np.ndarray:
 
 def closeness(vectors: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
     """(n,) each text's mean cosine to its ``k`` nearest ``neighbours`` (L2-normalised vectors)."""
-    sims = np.asarray(vectors, np.float32) @ neighbours.T
+    return top_mean(np.asarray(vectors, np.float32) @ neighbours.T, k)
+
+
+def top_mean(sims: np.ndarray, k: int) -> np.ndarray:
+    """(n,) the mean of each row's ``k`` largest similarities."""
     k = min(k, sims.shape[1])
     return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+
+
+SELF_COSINE = 0.9999  # a pool document this close to a text is the text itself (already stored)
+
+
+def nearest_others(sims: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) indices of each row's ``k`` most similar neighbours, the text's own stored copy left
+    out: a text's topics do not depend on whether it is in the store yet."""
+    k = min(k, sims.shape[1] - 1)
+    others = np.where(sims >= SELF_COSINE, -np.inf, sims)
+    return np.argpartition(-others, k - 1, axis=1)[:, :k]
 
 
 def _stats(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +212,9 @@ def sample_pool(pool: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
 def estimate(
     pool: np.ndarray, score: ScoreFn, background: np.ndarray, params: RefineParams | None = None
 ) -> Refinement | None:
-    """The pseudo-label refinement of the labels ``score`` scores, from ``pool``; None when the pool
-    is smaller than ``min_pool`` or no label reaches ``min_support``."""
+    """The pseudo-label refinement of the labels ``score`` scores, from ``pool`` (with the gate's
+    neighbours' refined z-scores for the smoothing); None when the pool is smaller than ``min_pool``
+    or no label reaches ``min_support``."""
     params = params or RefineParams()
     pool = sample_pool(np.asarray(pool, np.float32), params.max_pool)
     if len(pool) < params.min_pool:
@@ -184,11 +232,17 @@ def estimate(
         mean, std = _stats(blend(background, base_bg, center, centroids, params.weight))
         refinement = Refinement(center, centroids, params.weight, mean, std, support, len(pool))
     assert refinement is not None  # iterations >= 1
-    neighbours = pool[:: max(1, math.ceil(len(pool) / params.gate_pool))]  # a view: no copy per label set
+    step = max(1, math.ceil(len(pool) / params.gate_pool))
+    neighbours = pool[::step]  # a view: no copy per label set
     low = float(np.quantile(closeness(background, neighbours, params.gate_neighbours), params.gate_quantile))
-    return dataclasses.replace(
+    gated = dataclasses.replace(
         refinement, gate_low=low, gate_high=low + params.gate_width, neighbours=neighbours, k=params.gate_neighbours
     )
+    if params.neighbour_weight == 0:
+        return gated
+    scores, mean, std = gated.apply(neighbours, base_pool[::step], *_stats(base_bg), smooth=False)
+    near_z = ((scores - mean) / std).astype(np.float32)
+    return dataclasses.replace(gated, neighbour_z=near_z, neighbour_weight=params.neighbour_weight)
 
 
 class Refiner:

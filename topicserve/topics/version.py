@@ -47,6 +47,7 @@ def meaning(
     }
     if config.refine_from_store:
         described["refinement"] = refinement
+        described["refine_neighbours"] = config.refine_neighbours
     if config.backend != "zeroshot":
         described["llm"] = config.llm.model_dump(include=set(LLM_KNOBS))
     return described

@@ -8,7 +8,8 @@ confidence in [0, 1] per topic and keeps the confident ones, best ``top_k`` firs
 pooled score on the ``calibration`` scale: ``zscore`` (default: background spreads above the
 background mean), ``reference`` (minus the background mean, the earlier default) or ``none`` (the
 pooled cosine). With a pool of unlabelled documents (the store's, or a large evaluation batch), the
-scores are refined by pseudo-label centroids first (refine.py).
+scores are refined by pseudo-label centroids first and (``refine_neighbours``) smoothed with the
+z-scores of the text's nearest pool documents (refine.py).
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ class ZeroShotScorer:
         pooling: str = "prototypes",
         feedback: tuple[FeedbackExamples, set[str], int] | None = None,
         refiner: Refiner | None = None,
+        smooth: bool = True,
     ) -> None:
         self.label_vectors, self.calibration, self.pooling = label_vectors, calibration, pooling
         self.feedback = feedback  # (examples, keys of the configured labels, examples per label)
-        self.refiner = refiner
+        self.refiner, self.smooth = refiner, smooth  # smooth: the nearest stored documents' z-scores too
 
     def refinement_key(self, labels: Sequence[Label]) -> tuple:
         return (self.pooling, *(label.key() for label in labels))
@@ -75,7 +77,7 @@ class ZeroShotScorer:
         std = np.array([p.background_std for p in protos], dtype=np.float32)
         refinement = await self.refinement(labels, protos)
         if refinement is not None:
-            raw, mean, std = refinement.apply(vectors, raw, mean, std)  # per text: gated (refine.py)
+            raw, mean, std = refinement.apply(vectors, raw, mean, std, self.smooth)  # gated (refine.py)
         z = (raw - mean) / std
         scores = {"none": raw, "reference": raw - mean}.get(self.calibration, z)
         return Scored(scores, z)
@@ -122,5 +124,7 @@ def build_zeroshot_backend(config: TopicsConfig, context: BackendContext) -> Zer
         keys = {label.key() for label in config.load_taxonomy().topics}
         feedback = (context.feedback, keys, config.feedback_examples)
     refiner = context.refiner if config.refine_from_store else None
-    scorer = ZeroShotScorer(context.label_vectors, config.calibration, config.pooling, feedback, refiner)
+    scorer = ZeroShotScorer(
+        context.label_vectors, config.calibration, config.pooling, feedback, refiner, config.refine_neighbours
+    )
     return ZeroShotBackend(scorer, DecisionRule.of(config))

@@ -1,0 +1,92 @@
+"""Neighbour smoothing of the refinement (topicserve/topics/refine.py): a text's z-scores move toward
+those of its nearest stored documents. Real model, the support tickets of bench/data as the store
+(no labels used to refine), the bundled art texts as texts unlike it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from tests.support.models import embed, embed_sync
+from tests.unit.topics.test_topics_refine import SMALL, background, scorer, tickets
+from tests.unit.topics.test_topics_refine_guards import art_texts
+from topicserve.topics import TopicModel, TopicsConfig
+from topicserve.topics.refine import estimate, nearest_others
+from topicserve.topics.version import taxonomy_version
+
+
+def ticket_refinement():
+    texts, gold, labels = tickets()
+    pool, score, bg = embed_sync(texts), scorer(labels), background()
+    refinement = estimate(pool, score, bg, SMALL)
+    assert refinement is not None and refinement.neighbour_z is not None
+    mean, std = score(bg).mean(0), np.maximum(score(bg).std(0), 1e-3)
+
+    def z(vectors, smooth=True):
+        scores, m, s = refinement.apply(vectors, score(vectors), mean, std, smooth)
+        return (scores - m) / s
+
+    return refinement, pool, z, [x.label for x in labels], gold
+
+
+def test_each_text_moves_toward_its_nearest_other_stored_documents():
+    refinement, pool, z, _, _ = ticket_refinement()
+    assert refinement.neighbour_z.shape == (len(pool), 5)  # every ticket is a neighbour (80 < gate_pool)
+    sims = pool @ refinement.neighbours.T
+    found = nearest_others(sims, refinement.k)
+    assert not (found == np.arange(len(pool))[:, None]).any()  # a stored text is not its own neighbour
+    brute = np.argsort(-sims, axis=1)[:, 1 : refinement.k + 1]  # by full sort, the text itself first
+    assert all(set(a) == set(b) for a, b in zip(found, brute, strict=True))
+    plain, gate = z(pool, smooth=False), refinement.gate(pool)[:, None]
+    expected = plain + refinement.neighbour_weight * gate * (refinement.neighbour_z[brute].mean(axis=1) - plain)
+    assert np.allclose(z(pool), expected, atol=1e-4) and not np.allclose(z(pool), plain, atol=0.1)
+
+
+def test_smoothing_keeps_the_tickets_right_and_wrong_neighbours_would_not():
+    refinement, pool, z, names, gold = ticket_refinement()
+    accuracy = lambda zs: np.mean([names[j] == g for j, g in zip(zs.argmax(1), gold, strict=True)])  # noqa: E731
+    plain = z(pool, smooth=False)
+    assert accuracy(z(pool)) >= accuracy(plain) >= 0.8  # measured 0.85 and 0.85
+    far = np.argsort(pool @ refinement.neighbours.T, axis=1)[:, : refinement.k]  # the least similar instead
+    wrong = plain + refinement.neighbour_weight * (refinement.neighbour_z[far].mean(axis=1) - plain)
+    assert accuracy(wrong) < 0.7  # measured 0.54: the test sees a wrong choice of neighbours
+
+
+def test_texts_unlike_the_store_are_not_smoothed():
+    refinement, _, z, _, _ = ticket_refinement()
+    art = embed_sync(art_texts())  # art-collection texts scored against ticket labels over a store of tickets
+    assert refinement.gate(art).max() == 0.0
+    assert np.allclose(z(art), z(art, smooth=False))
+
+
+def test_the_switch_turns_it_off_and_is_part_of_the_version():
+    texts, _, labels = tickets()
+    vectors = embed_sync(texts)
+
+    async def confidences(smooth: bool):
+        model = TopicModel(embed, TopicsConfig(taxonomy=labels, refine_neighbours=smooth))
+        model.refiner.params = SMALL
+        await model.set_pool(vectors)
+        assigned = await model.assign(texts, vectors)
+        return [t.confidence for row in assigned for t in row], model.info()["refine_neighbours"]
+
+    (on, said_on), (off, said_off) = asyncio.run(confidences(True)), asyncio.run(confidences(False))
+    assert said_on is True and said_off is False and on != off
+    versions = {
+        taxonomy_version(TopicsConfig(taxonomy=labels, refine_neighbours=s), labels, "m", (), "pl-80-x")
+        for s in (True, False)
+    }
+    assert len(versions) == 2
+    unrefined = {
+        taxonomy_version(TopicsConfig(taxonomy=labels, refine_from_store=False, refine_neighbours=s), labels, "m")
+        for s in (True, False)
+    }
+    assert len(unrefined) == 1  # without refinement the switch changes nothing, nor the version
+
+
+def test_weight_zero_estimates_no_neighbour_scores():
+    texts, _, labels = tickets()
+    params = SMALL.model_copy(update={"neighbour_weight": 0.0})
+    refinement = estimate(embed_sync(texts), scorer(labels), background(), params)
+    assert refinement is not None and refinement.neighbour_z is None
