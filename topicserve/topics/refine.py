@@ -37,7 +37,9 @@ without the gate about the same on news, but support-ticket labels over news los
 **Neighbour smoothing** (session 5, ``neighbour_weight``; `TopicsConfig.refine_neighbours`): the
 refined z-scores of a text then move toward the mean refined z-scores of its 10 nearest pool
 documents (the gate's neighbours, so the one matrix product serves both; the text's own stored copy
-is left out), by 0.7 times its gate: a text unlike the store is not smoothed either. The
+is left out), by 0.7 times the pool's neighbour agreement (`agreement`: how often a pool document's
+neighbours share its best label; 0.85 for AG News over news, 0.2 in a store of 40 art texts under 11
+labels) times its gate: a text unlike the store is not smoothed either. The
 neighbours' z-scores are computed once per estimate ((m, labels) floats, m <= ``gate_pool``). AG
 News dev top-1 0.849 -> 0.8615, held-out half 0.864 -> 0.873, coverage at precision 0.90 0.79 ->
 0.89 (``min_confidence`` 0.3); off-topic texts and labels of another domain as before.
@@ -86,7 +88,7 @@ class RefineParams(BaseModel):
         ge=0.0,
         le=1.0,
         description="Weight of the mean z-scores of a text's ``gate_neighbours`` nearest pool documents in its own "
-        "(transductive smoothing, gated like the blend; 0: none).",
+        "(transductive smoothing, gated like the blend; 0: none), times the pool's neighbour agreement (`agreement`).",
     )
 
 
@@ -187,6 +189,17 @@ def nearest_others(sims: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-others, k - 1, axis=1)[:, :k]
 
 
+def agreement(neighbours: np.ndarray, z: np.ndarray, k: int, sample: int = 512) -> float:
+    """How often a pool document's ``k`` nearest other documents share its best label (over at most
+    ``sample`` of them): how far, in this store and under these labels, neighbours are evidence of a
+    topic. AG News labels over news 0.85; 40 art texts under their 11 labels 0.2 (3-8 documents a
+    label: the neighbours are mostly of other topics)."""
+    step = max(1, math.ceil(len(neighbours) / sample))
+    found = nearest_others(neighbours[::step] @ neighbours.T, k)
+    best = z.argmax(axis=1)
+    return float((best[found] == best[::step, None]).mean())
+
+
 def _stats(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scores.mean(axis=0), np.maximum(scores.std(axis=0), 1e-3)
 
@@ -242,7 +255,8 @@ def estimate(
         return gated
     scores, mean, std = gated.apply(neighbours, base_pool[::step], *_stats(base_bg), smooth=False)
     near_z = ((scores - mean) / std).astype(np.float32)
-    return dataclasses.replace(gated, neighbour_z=near_z, neighbour_weight=params.neighbour_weight)
+    weight = params.neighbour_weight * agreement(neighbours, near_z, params.gate_neighbours)
+    return dataclasses.replace(gated, neighbour_z=near_z, neighbour_weight=weight)
 
 
 class Refiner:
