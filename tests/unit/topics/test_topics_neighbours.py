@@ -104,3 +104,10 @@ def test_the_weight_follows_how_often_stored_neighbours_share_a_best_label():
     loose = SMALL.model_copy(update={"min_support": 3, "min_confidence": 0.2})
     small = estimate(embed_sync(art_texts()), scorer(art), background(), loose)
     assert small is not None and small.neighbour_weight < 0.35 < refinement.neighbour_weight  # measured 0.14
+
+
+def test_nearest_others_on_tiny_and_duplicate_neighbour_sets():
+    one = np.array([[0.5], [1.0]], np.float32)  # a single neighbour: taken as it is, even the text itself
+    assert nearest_others(one, 10).tolist() == [[0], [0]]
+    sims = np.array([[1.0, 1.0, 0.3, 0.9]], np.float32)  # two stored copies of the text, then two others
+    assert sorted(nearest_others(sims, 2)[0].tolist()) == [2, 3]
