@@ -46,14 +46,15 @@ from topicserve.embedding import model_directory
 from topicserve.settings import DEFAULT_MODEL
 
 CORES = os.cpu_count() or 1
-# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:bN][:iN][:ha|:tp] (wMS: batch wait, bN:
-# max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy): as serve_config.yaml ships
-# it (1 replica, num_cpus 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what
-# `make run` starts); that size without the Ingress's model copy (i0) and with Ray's throughput-optimized
-# mode (direct ingress: no proxy hop); int8 at the same size, with and without the copy; openvino.
+# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:bN][:iN][:px|:ha|:tp|...] (wMS: batch wait,
+# bN: max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy; the rest: request-path
+# modes, bench.service.RAY_MODES): as serve_config.yaml ships it (1 replica, num_cpus 1 -> 1 thread),
+# threads = cores, replicas x 1 thread = cores (what `make run` starts); that size without the Ingress's
+# model copy (i0) and on Serve's Python proxy (px: the request path before HAProxy became the default);
+# int8 at the same size, on HAProxy and on the proxy; openvino.
 DEFAULT_CONFIGS = (
-    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:i0,torch:{CORES}x1:tp,"
-    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:i0,openvino:{CORES}x1"
+    f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:i0,torch:{CORES}x1:px,"
+    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:px,openvino:{CORES}x1"
 )
 
 
@@ -66,7 +67,7 @@ def parse_configs(spec: str) -> list[ServiceConfig]:
         wait = float(number["w"]) if "w" in number else None  # w0: batch wait 0 ms
         batch = int(number["b"]) if "b" in number else None  # b16: max_batch_size 16
         copy = int(number["i"]) if "i" in number else None  # i0: no ingress copy, i4: ≤ 4 texts on it
-        modes = [f for f in flags if f[:1] not in "wbi"]  # ha, tp: bench.service.RAY_MODES
+        modes = [f for f in flags if f[:1] not in "wbi"]  # px, ha, tp, ...: bench.service.RAY_MODES
         # Ray's num_cpus is a reservation, not a limit: 1 for one replica, shared out for several,
         # so that the other deployments (0.75 CPU together) still fit on a small machine.
         configs.append(ServiceConfig(backend=backend, replicas=replicas, threads=threads,

@@ -25,7 +25,7 @@ import yaml
 
 from topicserve.device import has_local_gpu
 from topicserve.gitarchive import archive_repo_name, build_archive
-from topicserve.localray import RayHead, RayPorts
+from topicserve.localray import RayHead, RayPorts, request_path_env
 from topicserve.localrun import derive_local_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def measure(port: int = 18124, python: Path | None = None, env: dict[str, str] |
     temp_dir = Path(tempfile.mkdtemp(prefix="tscold-", dir="/tmp"))
     head = RayHead(ports=PORTS, temp_dir=str(temp_dir))
     ray_started = time.time()
-    head.start(bin_dir / "ray", BUILD / "ray-cold.log", env=env)
+    head.start(bin_dir / "ray", BUILD / "ray-cold.log", env={**request_path_env(), **(env or {})})  # as `make run`
     try:
         ray_up = time.time()
         t0 = time.time()

@@ -22,11 +22,12 @@ def _find(run: dict, **match) -> dict | None:
 WHY = {
     "int8": "onnxruntime's dynamic int8 has no AMX path here; OpenVINO bf16 (next row) is the lever",
     "openvino": "torch's 2-thread reference moves 2-3x with the machine's load; settle on a quiet machine",
-    "vs_raw": "the replicas share the cores with the proxy, the Ingress and the client; next: base64 "
-    "vectors (rows with base64), direct ingress (RAY_SERVE_THROUGHPUT_OPTIMIZED=1) on the cluster",
+    "vs_raw": "on 2 cores the 1-thread replicas share the cores with the Ingress, HAProxy and the client while "
+    "raw encode has both; at int8 speed the float JSON too: base64 rows are the lever; settle on a quiet machine",
     "vs_inf": "as above; Infinity batches 64 in one process with no proxy",
-    "overhead": "`/healthz` alone (proxy + Ingress, no model) costs more than 5 ms on this machine; "
-    "next: direct ingress, 2 threads for the Ingress's model copy",
+    "overhead": "HAProxy ingress took the proxy hop out (/healthz ~2 ms, int8 ~3 ms over raw); torch's copy "
+    "most likely shares the Ingress process's GIL with Serve's threads (17-20 ms vs 6-9 in-process); next: "
+    "bench/profile_path.py, the copy in its own process or int8 for it",
     "search": "nprobes 64 / refine 20 on IVF_PQ; IVF_HNSW_SQ needs half the CPU (docs/store.md)",
     "image": "the torch image; the torch-free cpu-slim image is the lever (its row)",
     "make_test": "two thirds of it is e2e deploys and real subprocesses; next: fewer config-specific deploys",

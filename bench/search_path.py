@@ -126,7 +126,7 @@ def markdown(report: dict) -> str:
         ("  store search + SearchResponse + JSON", r["store_and_response_ms"]),
         ("  pickling the 10 hits there and back (one handle hop's payload)", r["pickle_hits_ms"]),
         (
-            "left for the handle hops (State x2, Embedder, State) and queueing",
+            "left for the handle hop (one State search_view; the Ingress embeds the query) and queueing",
             round(r["search_ms"] - r["healthz_ms"] - own, 2),
         ),
     ]

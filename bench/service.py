@@ -26,10 +26,17 @@ LOCK = Path("/tmp/topicserve-ray.lock")
 BUILD = ROOT / "build" / "bench"
 
 
-# Ray Serve's request-path modes (Ray 2.60), set in the environment of `ray start`.
+# Ray Serve's request-path modes (Ray 2.60), set in the environment of `ray start`. The default (no
+# mode) is what `make run` starts: HAProxy ingress (topicserve/localray.py SERVE_REQUEST_PATH_ENV).
 RAY_MODES = {
-    "ha": {"RAY_SERVE_ENABLE_HA_PROXY": "1", "HAPROXY_NBTHREAD": "1"},  # HAProxy ingress + direct ingress
+    "px": {"RAY_SERVE_ENABLE_HA_PROXY": "0"},  # Serve's Python proxy actor + handle hop (before round 4)
+    "ha": {"RAY_SERVE_ENABLE_HA_PROXY": "1"},  # HAProxy ingress + direct ingress (the default now)
     "tp": {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"},  # direct ingress, gRPC between replicas, no extra threads
+    # tp's parts one at a time: user code on the replica's event loop (no thread hop per request),
+    # gRPC for handle calls, direct ingress alone (the head's proxy stays; replicas also listen).
+    "ut": {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"},
+    "grpc": {"RAY_SERVE_USE_GRPC_BY_DEFAULT": "1"},
+    "di": {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1"},
 }
 
 

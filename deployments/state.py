@@ -23,6 +23,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import HandleClient
 from deployments.metrics import replica_metrics
+from topicserve.cache import must_search, view_generation
 from topicserve.retag import RetagWorker
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
@@ -85,6 +86,15 @@ class State:
 
     async def search(self, vector, space, k, **filters):
         return await asyncio.to_thread(self.store.search, vector, space, k, **filters)
+
+    async def search_view(self, vector, space, k, known=None, **filters):
+        """One round trip for /search: {generation, retag, hits}; ``hits`` is None when the caller's kept
+        answer (``known``) is of this generation, or it sent no vector for a search that needs one."""
+        retag = await self.retag_status(count=False)
+        generation = view_generation(self.generation(), retag)  # read before the search (cache.py)
+        searches = must_search(generation, known, vector, filters.get("mode", "vector"))
+        hits = await self.search(vector, space, k, **filters) if searches else None
+        return {"generation": generation, "retag": retag, "hits": hits}
 
     async def trends(self, now, window, baseline, bin, **options):
         return await asyncio.to_thread(self.store.trends, now, window, baseline, bin, **options)

@@ -9,7 +9,7 @@ two bodies that mean the same search share an entry.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -41,6 +41,13 @@ class SearchCache(Generic[V]):
         self.misses += 1
         return None
 
+    def lookup(self, key: str) -> tuple[str, V] | None:
+        """(generation, answer) kept for ``key``, without counting or reordering: whether it is still
+        current is for the store to say (``search_view``), in the call that would otherwise search."""
+        if self.generation is None or key not in self._entries:
+            return None
+        return self.generation, self._entries[key]
+
     def put(self, generation: str, key: str, value: V) -> None:
         """Keep ``value`` unless the store moved on while it was computed (then it is dropped)."""
         if not self.enabled or generation != self.generation:
@@ -52,3 +59,15 @@ class SearchCache(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def view_generation(commits: str, retag: dict[str, Any]) -> str:
+    """The cache's generation: the store's commits and the taxonomy state it reports (a config change
+    moves the version before any re-tag commit)."""
+    return f"{commits}/{retag['version']}/{retag['in_progress']}"
+
+
+def must_search(generation: str, known: str | None, vector: Any, mode: str) -> bool:
+    """Whether a ``search_view`` searches: not when the caller's kept answer is of this generation, nor
+    when it sent no vector for a search that needs one (its kept answer is stale: it embeds, asks again)."""
+    return generation != known and (vector is not None or mode == "keyword")

@@ -169,39 +169,39 @@ class Gateway:
 
     async def search(self, req: s.SearchRequest, request_id: str | None = None) -> s.SearchResponse:
         """A search, from the cache when the same request met the same store generation; logged
-        (when the query log is on) after the answer is ready, without waiting for the write."""
+        (when the query log is on) after the answer is ready, without waiting for the write.
+
+        One State round trip (``search_view``): the generation, the re-tag state and the hits come
+        back together. A request the cache holds sends no vector (no embedding) and gets no hits while
+        the store is unchanged; only when it changed meanwhile does a vector search take a second trip."""
         started = time.perf_counter()
         key = req.model_dump_json()
-        # An answer depends on the store's commits and on the taxonomy state it reports (a config
-        # change moves the version before any re-tag commit): both are in the cache's generation.
-        generation = None
-        if self.cache.enabled:  # two independent State reads: one round trip, not two
-            commits, retag = await asyncio.gather(self.state.generation(), self.state.retag_status(count=False))
-            generation = f"{commits}/{retag['version']}/{retag['in_progress']}"
-        else:
-            retag = await self.state.retag_status(count=False)
-        found = self.cache.get(generation, key) if generation is not None else None
+        kept = self.cache.lookup(key)  # (generation, answer) of an earlier identical request, or None
+        view = await self._search_view(req, known=kept[0] if kept else None)
+        found = self.cache.get(view["generation"], key) if self.cache.enabled else None  # hit: still current
+        if found is None and view["hits"] is None:  # the kept answer is stale: embed the query, search
+            view = await self._search_view(req, known=None)
         if found is None:
-            found = await self._search(req, retag)
-            if generation is not None:
-                self.cache.put(generation, key, found)
+            found = s.SearchResponse(
+                results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in view["hits"]],
+                model=self._space().model,
+                taxonomy_version=view["retag"]["version"],
+                mixed=view["retag"]["in_progress"],
+            )
+            self.cache.put(view["generation"], key, found)
         ms = (time.perf_counter() - started) * 1000
         self.querylog.record(req.query, [r.id for r in found.results], round(ms, 3), request_id)
         return found
 
-    async def _search(self, req: s.SearchRequest, retag: dict) -> s.SearchResponse:
-        space = self._space()
-        vector = (await self._embed([req.query]))[0] if req.mode != "keyword" else None
+    async def _search_view(self, req: s.SearchRequest, known: str | None) -> dict[str, Any]:
+        """The State's {generation, retag, hits}; the query is embedded only when no kept answer is known."""
+        vector = None
+        if known is None and req.mode != "keyword":
+            vector = (await self._embed([req.query]))[0]
         filters = {"topic": req.topic, "since": req.since, "until": req.until}
-        if req.mode != "vector":  # only then: the State of an older deployment takes no `mode`
+        if req.mode != "vector":  # only then: a State of an older version takes no `mode`
             filters |= {"mode": req.mode, "text": req.query}
-        hits = await self.state.search(vector, space, req.k, **filters)
-        return s.SearchResponse(
-            results=[s.SearchResult(**doc.model_dump(), score=round(score, 6)) for doc, score in hits],
-            model=space.model,
-            taxonomy_version=retag["version"],
-            mixed=retag["in_progress"],
-        )
+        return await self.state.search_view(vector, self._space(), req.k, known, **filters)
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
         vectors = await self._embed(req.texts)

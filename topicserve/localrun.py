@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from topicserve.device import has_local_gpu
 from topicserve.gitarchive import archive_repo_name, build_archive, repo_root
-from topicserve.localray import DEFAULT_DASHBOARD, RayHead, dashboard_up
+from topicserve.localray import DEFAULT_DASHBOARD, RayHead, dashboard_up, request_path_env
 from topicserve.redact import redact
 
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus.jsonl"
@@ -164,7 +164,7 @@ def ensure_ray(bin_dir: Path, build: Path) -> dict[str, Any]:
             "start it, or unset them and `make run` starts its own"
         )
     head = RayHead()
-    head.start(bin_dir / "ray", build / "ray-head.log")
+    head.start(bin_dir / "ray", build / "ray-head.log", env=request_path_env())
     print(f"started Ray (pid {head.pid}, log {build / 'ray-head.log'})")
     return {"started": True, **head.to_dict()}
 

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 import yaml
 
-from topicserve.localray import RayHead, RayPorts
+from topicserve.localray import RayHead, RayPorts, request_path_env
 
 BIN = Path(sys.executable).parent
 LOCK_PATH = "/tmp/topicserve-ray.lock"
@@ -66,7 +66,8 @@ class LocalRay:
     def start(self, env: dict[str, str] | None = None) -> None:
         """(Re)start a single-node head; ``env`` is what `ray start` (and so every worker) sees."""
         self.stop()
-        self.env = {"HF_HUB_OFFLINE": "1", **(env or {})}
+        # Serve's request path as `make run` starts it (HAProxy ingress: topicserve/localray.py).
+        self.env = {"HF_HUB_OFFLINE": "1", **request_path_env(), **(env or {})}
         self.head.start(BIN / "ray", self.workdir / "ray-head.log", env=self.env)
 
     def ensure_started(self) -> None:

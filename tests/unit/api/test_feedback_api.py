@@ -220,3 +220,46 @@ def test_repeated_searches_come_from_the_cache_and_a_write_invalidates_it(client
     assert after["results"][0]["id"] == "horse" and cache.hits == hits + 1  # a miss: the write moved the generation
     assert client.delete("/documents/horse").status_code == 200
     assert "horse" not in [r["id"] for r in client.post("/search", json=query).json()["results"]]
+
+
+class Recorder:
+    """Records the calls a gateway makes to one of its clients (the real in-process client underneath)."""
+
+    def __init__(self, target, calls: list) -> None:
+        self.target, self.calls = target, calls
+
+    def __getattr__(self, name: str):
+        method = getattr(self.target, name)
+
+        async def call(*args, **kwargs):
+            self.calls.append((name, args))
+            return await method(*args, **kwargs)
+
+        return call
+
+
+def test_a_search_is_one_state_round_trip_and_a_kept_answer_skips_the_embedding(client):
+    gateway, calls = client.gateway, []
+    state, embedder = gateway.state, gateway.embedder
+    gateway.state, gateway.embedder = Recorder(state, calls), Recorder(embedder, calls)
+    try:
+        query = {"query": "a carved marble portrait", "k": 3}
+        first = client.post("/search", json=query).json()
+        assert [name for name, _ in calls] == ["embed", "search_view"]  # one State call for key + hits
+        assert calls[1][1][0] is not None  # with the query's vector
+        calls.clear()
+        assert client.post("/search", json=query).json() == first
+        assert [name for name, _ in calls] == ["search_view"] and calls[0][1][0] is None  # kept: no vector
+        gateway.state = state  # a write moves the generation: the kept answer is stale
+        assert (
+            client.post("/documents", json={"documents": [{"id": "bust2", "text": "A marble bust."}]}).status_code
+            == 200
+        )
+        gateway.state = Recorder(state, calls)
+        calls.clear()
+        after = client.post("/search", json=query).json()
+        assert [name for name, _ in calls] == ["search_view", "embed", "search_view"]  # asked, stale, searched
+        assert "bust2" in [r["id"] for r in after["results"]]
+    finally:
+        gateway.state, gateway.embedder = state, embedder
+        client.delete("/documents/bust2")
