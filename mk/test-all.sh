@@ -23,7 +23,7 @@ set -m  # the side lane gets its own process group, so an interrupt can stop all
 ) > "$side_log" 2>&1 &
 side=$!
 set +m
-trap 'kill -- -"$side" 2>/dev/null; exit 130' INT TERM
+trap 'kill -- -"$side" 2>/dev/null; exit 130' INT TERM HUP
 
 echo "lint + unit tests: beside the e2e tests, under nice (log: $side_log)"
 echo "$py -m pytest tests/e2e -q -rs"
