@@ -48,8 +48,9 @@ test-unit: $(STAMP)
 test-e2e: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/e2e -q
 
-test: lint $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q -rs
+# lint + unit tests beside the e2e tests (mk/test-all.sh says why and how); all must pass.
+test: $(STAMP)
+	mk/test-all.sh $(MAKE) $(PY)
 
 lock:
 	rm -rf /tmp/topicserve-lock-venv && $(PYTHON) -m venv /tmp/topicserve-lock-venv

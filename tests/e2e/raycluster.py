@@ -31,7 +31,13 @@ SERVE_PORT = int(os.environ.get("TOPICSERVE_TEST_SERVE_PORT", "28000"))
 # here with requests: each `serve` command is a fresh Python importing Ray (seconds of CPU on the
 # tests' 2 cores), and the waits below ask for the status every half second.
 SERVE_API = "/api/serve/applications/"
+# What `ray list actors` asks the dashboard for (ray.util.state.api), for the same reason.
+ACTORS_API = "/api/v0/actors"
 POLL_S = 0.5
+# On SIGTERM, `ray start --block` first marks the node draining and waits up to 30 s (Ray 2.60, so
+# Serve on Kubernetes can finish requests): with the app deployed the tests' head sat out all of
+# it on every stop. Nothing is in flight when a test stops it, so it tears down at once.
+FAST_STOP = {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
 
 
 class LocalRay:
@@ -67,7 +73,7 @@ class LocalRay:
         """(Re)start a single-node head; ``env`` is what `ray start` (and so every worker) sees."""
         self.stop()
         # Serve's request path as `make run` starts it (HAProxy ingress: topicserve/localray.py).
-        self.env = {"HF_HUB_OFFLINE": "1", **request_path_env(), **(env or {})}
+        self.env = {"HF_HUB_OFFLINE": "1", **request_path_env(), **FAST_STOP, **(env or {})}
         self.head.start(BIN / "ray", self.workdir / "ray-head.log", env=self.env)
 
     def ensure_started(self) -> None:
@@ -100,6 +106,19 @@ class LocalRay:
         except requests.RequestException:
             return {}
         return resp.json() if resp.status_code == 200 else {}
+
+    def alive_actors(self) -> list[dict[str, Any]]:
+        """`ray list actors --detail --filter state=ALIVE` as JSON rows (``class_name``, ``pid``, ...)."""
+        params = {
+            "detail": "1",
+            "limit": "10000",
+            "filter_keys": "state",
+            "filter_predicates": "=",
+            "filter_values": "ALIVE",
+        }
+        resp = requests.get(f"{self.dashboard}{ACTORS_API}", params=params, timeout=60)
+        assert resp.status_code == 200, f"listing actors failed: {resp.status_code}\n{resp.text}"
+        return resp.json()["data"]["result"]["result"]
 
     def serve_status_text(self) -> str:
         return self._run("serve", "status", "--address", self.dashboard, env=self.env, timeout=60).stdout

@@ -139,7 +139,11 @@ def _with_small_app(config: dict, model: str, **env: str) -> dict:
 
     small = copy.deepcopy(config["applications"][0])
     small.update(name=SMALL, route_prefix="/small")
-    small["runtime_env"]["env_vars"].update(TOPICSERVE_EMBEDDING_MODEL=model, **env)
+    # No model copy in its Ingress (its queries go to its Embedder): nothing here looks at where a
+    # query is embedded, and the copy's background load competes with the deploy for the CPUs.
+    small["runtime_env"]["env_vars"].update(
+        TOPICSERVE_EMBEDDING_MODEL=model, TOPICSERVE_INGRESS_EMBED_MAX_TEXTS="0", **env
+    )
     for deployment in small["deployments"]:
         deployment.pop("autoscaling_config", None)
         deployment.update(num_replicas=1, ray_actor_options={"num_cpus": 0.01, "num_gpus": 0})

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import APP, BASE, deploy_app
+from tests.e2e.raycluster import POLL_S
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +35,7 @@ def fresh(local_ray, app_zip, tmp_path_factory):
 
 
 def replica_pid(ray, deployment: str) -> int:
-    out = ray._run("ray", "list", "actors", "--format", "json", "--detail", "--filter", "state=ALIVE")
-    actors = json.loads(out.stdout)
+    actors = ray.alive_actors()
     return next(a["pid"] for a in actors if a["class_name"] == f"ServeReplica:{APP}:{deployment}")
 
 
@@ -68,7 +68,7 @@ def wait_ready(session, timeout: float = 300) -> None:
                 return
         except requests.RequestException:
             pass
-        time.sleep(2)
+        time.sleep(POLL_S)
     raise AssertionError(f"not ready {timeout}s after the kill")
 
 

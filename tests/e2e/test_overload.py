@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import BASE, deploy_app
+from tests.e2e.raycluster import POLL_S
 
 pytestmark = pytest.mark.e2e
 
@@ -74,10 +75,10 @@ def test_a_request_longer_than_the_handle_deadline_gets_a_json_504(local_ray, ap
     assert "Embedder" in error["message"]
     # The abandoned model call still runs to its end (torch cannot be interrupted), so small
     # requests time out too for a while, in JSON; then the replica serves again, not restarted.
-    for _ in range(120):
+    for _ in range(240):  # up to 2 min of pauses
         ok = requests.post(f"{BASE}/v1/embeddings", json={"input": TEXTS[:1]}, timeout=120)
         if ok.status_code == 200:
             break
         assert_json_error(ok, ok.status_code, "timeout" if ok.status_code == 504 else "overloaded")
-        time.sleep(1)
+        time.sleep(POLL_S)
     assert ok.status_code == 200, ok.text[:300]

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from tests.e2e.raycluster import BIN, PORTS
+from tests.e2e.raycluster import BIN, FAST_STOP, PORTS
 from topicserve.localray import RayHead, RayPorts, dashboard_up
 from topicserve.preflight.resources import check_resources, cluster_nodes
 
@@ -19,7 +19,7 @@ def bystander(local_ray, tmp_path):
     """Someone else's Ray: other ports, other temp dir, running next to the tests' one."""
     temp = tempfile.mkdtemp(prefix="tsby-", dir="/tmp")
     head = RayHead(ports=RayPorts.block(PORTS.gcs + 1000), temp_dir=temp)
-    head.start(BIN / "ray", tmp_path / "bystander.log")
+    head.start(BIN / "ray", tmp_path / "bystander.log", env=FAST_STOP)
     yield head
     head.stop()
     shutil.rmtree(temp, ignore_errors=True)

