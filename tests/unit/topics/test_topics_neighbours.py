@@ -12,7 +12,7 @@ from tests.support.models import embed, embed_sync
 from tests.unit.topics.test_topics_refine import SMALL, background, scorer, tickets
 from tests.unit.topics.test_topics_refine_guards import art_texts
 from topicserve.topics import TopicModel, TopicsConfig
-from topicserve.topics.refine import agreement, estimate, nearest_others
+from topicserve.topics.refine import Refinement, agreement, estimate, nearest_others
 from topicserve.topics.version import taxonomy_version
 
 
@@ -111,3 +111,27 @@ def test_nearest_others_on_tiny_and_duplicate_neighbour_sets():
     assert nearest_others(one, 10).tolist() == [[0], [0]]
     sims = np.array([[1.0, 1.0, 0.3, 0.9]], np.float32)  # two stored copies of the text, then two others
     assert sorted(nearest_others(sims, 2)[0].tolist()) == [2, 3]
+
+
+def two_cluster_refinement(agreed: float, gate_low: float = -1.0) -> Refinement:
+    """10 stored documents along e0 (best label 0), 10 along e1 (best label 1); no centroids."""
+    rng = np.random.default_rng(0)
+    pool = np.concatenate([np.eye(3)[[0] * 10], np.eye(3)[[1] * 10]]) + 0.05 * rng.standard_normal((20, 3))
+    pool = (pool / np.linalg.norm(pool, axis=1, keepdims=True)).astype(np.float32)
+    near_z = np.array([[3.0, 0.0]] * 10 + [[0.0, 3.0]] * 10, np.float32)
+    return Refinement(
+        pool.mean(0), np.zeros((2, 3), np.float32), 0.4, np.zeros(2), np.ones(2), (0, 0), 20,
+        gate_low=gate_low, gate_high=gate_low + 0.1, neighbours=pool, k=10, neighbour_z=near_z,
+        neighbour_weight=0.7 * agreed, agreement=agreed,
+    )  # fmt: skip
+
+
+def test_the_neighbours_vote_weighs_each_label_by_the_gate_and_the_agreement():
+    text, base = np.array([[1.0, 0.0, 0.0]], np.float32), np.zeros((1, 2))  # among the label-0 documents
+    *_, vote = two_cluster_refinement(1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2))
+    assert np.allclose(vote, [[1.0, 0.0]])  # every neighbour's best label is 0
+    *_, vote = two_cluster_refinement(0.2).apply_with_vote(text, base, np.zeros(2), np.ones(2))
+    assert np.allclose(vote, [[1.0, 0.8]])  # a store whose neighbours rarely agree barely votes
+    *_, vote = two_cluster_refinement(1.0, gate_low=1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2))
+    assert np.allclose(vote, 1.0)  # a text no closer than the floor (gate 0): no vote
+    assert two_cluster_refinement(1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2), smooth=False)[3] is None
