@@ -151,7 +151,8 @@ async def run_local(
         name = f"{name} [pool: {pool}, refinement: {variant.refinement_id()}]"
         out.append(report(name, gold, pred, [[x.label for x in t] for t in tagged], embed_s + time.perf_counter() - t0))
     if curve:
-        await precision_curve(model.variant(TopicsConfig(taxonomy=labels)), texts, vectors, gold)
+        curve_labels = one_line(labels) if all_variants else labels  # --variants sends the full texts too
+        await precision_curve(model.variant(TopicsConfig(taxonomy=curve_labels)), texts, vectors, gold)
     return out
 
 
