@@ -13,6 +13,7 @@ from tests.unit.topics.test_topics_refine import SMALL, background, scorer, tick
 from tests.unit.topics.test_topics_refine_guards import art_texts
 from topicserve.topics import TopicModel, TopicsConfig
 from topicserve.topics.refine import Refinement, agreement, estimate, nearest_others
+from topicserve.topics.rules import confidences
 from topicserve.topics.version import taxonomy_version
 
 
@@ -135,3 +136,22 @@ def test_the_neighbours_vote_weighs_each_label_by_the_gate_and_the_agreement():
     *_, vote = two_cluster_refinement(1.0, gate_low=1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2))
     assert np.allclose(vote, 1.0)  # a text no closer than the floor (gate 0): no vote
     assert two_cluster_refinement(1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2), smooth=False)[3] is None
+
+
+def test_the_topics_confidences_are_the_softmax_times_the_vote():
+    texts, _, labels = tickets()
+    vectors = embed_sync(texts)
+    model = TopicModel(embed, TopicsConfig(taxonomy=labels, margin=0.0))
+    model.refiner.params = SMALL
+    asyncio.run(model.set_pool(vectors))
+    scored = asyncio.run(model.backend.scorer.scored(vectors, labels))
+    assert scored.vote is not None and (scored.vote < 1).any()  # the stored tickets do vote
+    want = confidences(scored.z, 1.0, 2.0) * scored.vote
+    got = asyncio.run(model.assign(texts, vectors, top_k=1))
+    names = [x.label for x in labels]
+    for row, w in zip(got, want, strict=True):
+        assert not row or np.isclose(row[0].confidence, w[names.index(row[0].label)], atol=1e-5)
+    assert sum(bool(row) for row in got) > len(texts) / 2
+    plain = confidences(scored.z, 1.0, 2.0)
+    moved = [abs(row[0].confidence - p[names.index(row[0].label)]) for row, p in zip(got, plain, strict=True) if row]
+    assert max(moved) > 1e-3  # and it is not the plain softmax: the vote is applied
