@@ -10,7 +10,7 @@ four classes' one-line descriptions (label + `description` of bench/ag_news_taxo
 from the class definitions); ``--labels full`` adds its paraphrases and examples. Settings: the
 server's defaults. Reported:
 
-- top-1 accuracy: one topic per text whatever its confidence (``top_k=1, min_confidence=0``);
+- top-1 accuracy: one topic per text whatever its confidence (``top_k=1, min_confidence=0, margin=0``);
 - share tagged: texts that got at least one topic with the default settings;
 - precision: the share of the topics given (default settings) that are the gold label, and the
   share of tagged texts whose first topic is.
@@ -143,13 +143,16 @@ async def run_local(
     for name, cfg in chosen.items():
         t0 = time.perf_counter()
         variant = model.variant(cfg)
-        top1 = await variant.overridden({"top_k": 1, "min_confidence": 0.0, "threshold": -100.0}).assign(texts, vectors)
+        top1 = await variant.overridden({"top_k": 1, "min_confidence": 0.0, "margin": 0.0, "threshold": -100.0}).assign(
+            texts, vectors
+        )
         tagged = await variant.assign(texts, vectors)
         pred = [t[0].label if t else "" for t in top1]
         name = f"{name} [pool: {pool}, refinement: {variant.refinement_id()}]"
         out.append(report(name, gold, pred, [[x.label for x in t] for t in tagged], embed_s + time.perf_counter() - t0))
     if curve:
-        await precision_curve(model.variant(TopicsConfig(taxonomy=labels)), texts, vectors, gold)
+        curve_labels = one_line(labels) if all_variants else labels  # --variants sends the full texts too
+        await precision_curve(model.variant(TopicsConfig(taxonomy=curve_labels)), texts, vectors, gold)
     return out
 
 
@@ -205,7 +208,9 @@ def run_http(rows: list[dict], labels: list[Label], url: str, batch: int) -> dic
     with httpx.Client(base_url=url, timeout=300) as client:
         for i in tqdm(range(0, len(texts), batch), desc="POST /topics", unit="batch"):
             body = {"texts": texts[i : i + batch], "labels": payload_labels}
-            one = client.post("/topics", json={**body, "top_k": 1, "min_confidence": 0.0, "threshold": -100.0})
+            one = client.post(
+                "/topics", json={**body, "top_k": 1, "min_confidence": 0.0, "margin": 0.0, "threshold": -100.0}
+            )
             default = client.post("/topics", json=body)
             one.raise_for_status(), default.raise_for_status()
             top1 += [r["topics"][0]["label"] if r["topics"] else "" for r in one.json()["results"]]

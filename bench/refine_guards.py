@@ -51,7 +51,7 @@ async def topics(embed, labels_, pool, vectors, refine: bool, smooth: bool = Tru
     config = TopicsConfig(taxonomy=labels_, refine_from_store=refine, refine_neighbours=smooth)
     model = TopicModel(embed, config)
     model.refiner.set_pool(pool)
-    top1 = await model.overridden({"top_k": 1, "min_confidence": 0.0, "threshold": -100.0}).assign(
+    top1 = await model.overridden({"top_k": 1, "min_confidence": 0.0, "margin": 0.0, "threshold": -100.0}).assign(
         [""] * len(vectors), vectors
     )
     kept = await model.assign([""] * len(vectors), vectors)

@@ -205,9 +205,11 @@ class Gateway:
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
         vectors = await self._embed(req.texts)
-        override = {"min_confidence": req.min_confidence} if req.min_confidence is not None else None
+        override = {
+            k: v for k, v in {"min_confidence": req.min_confidence, "margin": req.margin}.items() if v is not None
+        }
         assigned, info = await asyncio.gather(
-            self.topics.assign_detailed(req.texts, vectors, req.labels, req.top_k, req.threshold, override),
+            self.topics.assign_detailed(req.texts, vectors, req.labels, req.top_k, req.threshold, override or None),
             self.topics.info(),
         )
         return s.TopicsResponse(

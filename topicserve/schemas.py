@@ -347,6 +347,9 @@ class TopicsRequest(Strict):
         None, ge=-100.0, le=100.0, description="A floor on `score` for this call (on the calibration scale)."
     )
     min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the configured min_confidence.")
+    margin: float | None = Field(
+        None, ge=0.0, le=1.0, description="Overrides the configured margin (0: no margin test)."
+    )
 
     @field_validator("texts")
     @classmethod

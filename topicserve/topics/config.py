@@ -11,7 +11,13 @@ from topicserve.inputs import StrictModel
 from topicserve.llm.base import LLMConfig
 from topicserve.llm.prompts import PromptName
 from topicserve.taxonomy import Label, RequestLabels, Taxonomy, load_taxonomy
-from topicserve.topics.rules import DEFAULT_MIN_CONFIDENCE, DEFAULT_NONE_SCORE, DEFAULT_TEMPERATURE, describe
+from topicserve.topics.rules import (
+    DEFAULT_MARGIN,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_NONE_SCORE,
+    DEFAULT_TEMPERATURE,
+    describe,
+)
 
 Rule = Literal["confidence", "threshold"]
 Calibration = Literal["none", "reference", "zscore"]
@@ -32,6 +38,13 @@ class TopicsConfig(BaseModel):
         "threshold: the first rule, score >= threshold.",
     )
     min_confidence: float = Field(DEFAULT_MIN_CONFIDENCE, ge=0.0, le=1.0)
+    margin: float = Field(
+        DEFAULT_MARGIN,
+        ge=0.0,
+        le=1.0,
+        description="confidence rule: tag a text only when its best label beats the runner-up, or the runner-up "
+        "beats 'none of these', with this pairwise probability (0: no such test; docs/quality.md).",
+    )
     temperature: float = Field(DEFAULT_TEMPERATURE, gt=0.0, le=100.0, description="Softmax temperature (z units).")
     none_score: float = Field(
         DEFAULT_NONE_SCORE, ge=-20.0, le=50.0, description="Score of 'none of these', in background spreads."
@@ -98,12 +111,13 @@ class TopicsOverride(StrictModel):
     calibration: Calibration | None = None
     rule: Rule | None = None
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    margin: float | None = Field(None, ge=0.0, le=1.0)
     prompt: PromptName | None = Field(None, description="A prompt in topicserve/prompts/; used by LLM backends only.")
     use_feedback: bool | None = Field(None, description="With or without the feedback examples (compare both).")
 
     def apply(self, base: TopicsConfig) -> TopicsConfig:
         """``base`` (the server's configuration) with these overrides."""
-        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence", "use_feedback")
+        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence", "margin", "use_feedback")
         update: dict = {k: getattr(self, k) for k in plain if getattr(self, k) is not None}
         if self.labels is not None:
             update.update(taxonomy=list(self.labels), taxonomy_path="", promote=[])
@@ -119,10 +133,11 @@ class DecisionRule(BaseModel):
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     temperature: float = DEFAULT_TEMPERATURE
     none_score: float = DEFAULT_NONE_SCORE
+    margin: float = DEFAULT_MARGIN
 
     @classmethod
     def of(cls, config: TopicsConfig) -> DecisionRule:
-        return cls(**config.model_dump(include={"rule", "min_confidence", "temperature", "none_score"}))
+        return cls(**config.model_dump(include={"rule", "min_confidence", "temperature", "none_score", "margin"}))
 
     def name(self, threshold: float | None) -> str:
-        return describe(self.rule, self.temperature, self.none_score, self.min_confidence, threshold)
+        return describe(self.rule, self.temperature, self.none_score, self.min_confidence, threshold, self.margin)

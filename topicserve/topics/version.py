@@ -21,7 +21,17 @@ if TYPE_CHECKING:
     from topicserve.topics import TopicsConfig
 
 PREFIX = "tx-"
-RULE_KNOBS = ("rule", "min_confidence", "temperature", "none_score", "threshold", "top_k", "calibration", "pooling")
+RULE_KNOBS = (
+    "rule",
+    "min_confidence",
+    "margin",
+    "temperature",
+    "none_score",
+    "threshold",
+    "top_k",
+    "calibration",
+    "pooling",
+)
 LLM_KNOBS = ("model", "prompt", "temperature", "snap_threshold")
 
 

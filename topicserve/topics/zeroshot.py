@@ -9,7 +9,7 @@ pooled score on the ``calibration`` scale: ``zscore`` (default: background sprea
 background mean), ``reference`` (minus the background mean, the earlier default) or ``none`` (the
 pooled cosine). With a pool of unlabelled documents (the store's, or a large evaluation batch), the
 scores are refined by pseudo-label centroids first and (``refine_neighbours``) smoothed with the
-z-scores of the text's nearest pool documents (refine.py).
+z-scores of the text's nearest pool documents, whose vote then weighs each confidence (refine.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from topicserve.topics.config import DecisionRule, TopicsConfig
 from topicserve.topics.examples import FeedbackExamples
 from topicserve.topics.prototypes import LabelPrototypes, score_matrix
 from topicserve.topics.refine import Refinement, Refiner
-from topicserve.topics.rules import confidences, keep, select
+from topicserve.topics.rules import confidences, decisive, keep, select
 from topicserve.topics.vectors import LabelVectors, reference_sentences
 
 
@@ -36,6 +36,7 @@ class Scored:
 
     scores: np.ndarray
     z: np.ndarray
+    vote: np.ndarray | None = None  # the store's neighbours' vote on each label (refine.py), or None
 
 
 class ZeroShotScorer:
@@ -75,12 +76,12 @@ class ZeroShotScorer:
         raw = score_matrix(vectors, protos, self.pooling)
         mean = np.array([p.background_mean for p in protos], dtype=np.float32)
         std = np.array([p.background_std for p in protos], dtype=np.float32)
-        refinement = await self.refinement(labels, protos)
-        if refinement is not None:
-            raw, mean, std = refinement.apply(vectors, raw, mean, std, self.smooth)  # gated (refine.py)
+        refinement, vote = await self.refinement(labels, protos), None
+        if refinement is not None:  # gated (refine.py)
+            raw, mean, std, vote = refinement.apply_with_vote(vectors, raw, mean, std, self.smooth)
         z = (raw - mean) / std
         scores = {"none": raw, "reference": raw - mean}.get(self.calibration, z)
-        return Scored(scores, z)
+        return Scored(scores, z, vote)
 
     async def scores(self, vectors: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
         return (await self.scored(vectors, labels)).scores
@@ -105,7 +106,10 @@ class ZeroShotBackend:
         scored = await self.scorer.scored(vectors, labels)
         r, scores = self.rule, scored.scores
         conf = confidences(scored.z, r.temperature, r.none_score)
-        kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence)
+        if scored.vote is not None:
+            conf = conf * scored.vote
+        decided = decisive(conf, scored.z, r.margin, r.temperature, r.none_score)
+        kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence, decided)
         names = [label.label for label in labels]
         best = np.argmax(scores, axis=1)[:, None].tolist() if len(scores) else []
         topics, nearest = select(names, scores, conf, kept), select(names, scores, conf, best)

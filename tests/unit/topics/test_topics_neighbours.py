@@ -12,7 +12,8 @@ from tests.support.models import embed, embed_sync
 from tests.unit.topics.test_topics_refine import SMALL, background, scorer, tickets
 from tests.unit.topics.test_topics_refine_guards import art_texts
 from topicserve.topics import TopicModel, TopicsConfig
-from topicserve.topics.refine import agreement, estimate, nearest_others
+from topicserve.topics.refine import Refinement, agreement, estimate, nearest_others
+from topicserve.topics.rules import confidences
 from topicserve.topics.version import taxonomy_version
 
 
@@ -111,3 +112,46 @@ def test_nearest_others_on_tiny_and_duplicate_neighbour_sets():
     assert nearest_others(one, 10).tolist() == [[0], [0]]
     sims = np.array([[1.0, 1.0, 0.3, 0.9]], np.float32)  # two stored copies of the text, then two others
     assert sorted(nearest_others(sims, 2)[0].tolist()) == [2, 3]
+
+
+def two_cluster_refinement(agreed: float, gate_low: float = -1.0) -> Refinement:
+    """10 stored documents along e0 (best label 0), 10 along e1 (best label 1); no centroids."""
+    rng = np.random.default_rng(0)
+    pool = np.concatenate([np.eye(3)[[0] * 10], np.eye(3)[[1] * 10]]) + 0.05 * rng.standard_normal((20, 3))
+    pool = (pool / np.linalg.norm(pool, axis=1, keepdims=True)).astype(np.float32)
+    near_z = np.array([[3.0, 0.0]] * 10 + [[0.0, 3.0]] * 10, np.float32)
+    return Refinement(
+        pool.mean(0), np.zeros((2, 3), np.float32), 0.4, np.zeros(2), np.ones(2), (0, 0), 20,
+        gate_low=gate_low, gate_high=gate_low + 0.1, neighbours=pool, k=10, neighbour_z=near_z,
+        neighbour_weight=0.7 * agreed, agreement=agreed,
+    )  # fmt: skip
+
+
+def test_the_neighbours_vote_weighs_each_label_by_the_gate_and_the_agreement():
+    text, base = np.array([[1.0, 0.0, 0.0]], np.float32), np.zeros((1, 2))  # among the label-0 documents
+    *_, vote = two_cluster_refinement(1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2))
+    assert np.allclose(vote, [[1.0, 0.0]])  # every neighbour's best label is 0
+    *_, vote = two_cluster_refinement(0.2).apply_with_vote(text, base, np.zeros(2), np.ones(2))
+    assert np.allclose(vote, [[1.0, 0.8]])  # a store whose neighbours rarely agree barely votes
+    *_, vote = two_cluster_refinement(1.0, gate_low=1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2))
+    assert np.allclose(vote, 1.0)  # a text no closer than the floor (gate 0): no vote
+    assert two_cluster_refinement(1.0).apply_with_vote(text, base, np.zeros(2), np.ones(2), smooth=False)[3] is None
+
+
+def test_the_topics_confidences_are_the_softmax_times_the_vote():
+    texts, _, labels = tickets()
+    vectors = embed_sync(texts)
+    model = TopicModel(embed, TopicsConfig(taxonomy=labels, margin=0.0))
+    model.refiner.params = SMALL
+    asyncio.run(model.set_pool(vectors))
+    scored = asyncio.run(model.backend.scorer.scored(vectors, labels))
+    assert scored.vote is not None and (scored.vote < 1).any()  # the stored tickets do vote
+    want = confidences(scored.z, 1.0, 2.0) * scored.vote
+    got = asyncio.run(model.assign(texts, vectors, top_k=1))
+    names = [x.label for x in labels]
+    for row, w in zip(got, want, strict=True):
+        assert not row or np.isclose(row[0].confidence, w[names.index(row[0].label)], atol=1e-5)
+    assert sum(bool(row) for row in got) > len(texts) / 2
+    plain = confidences(scored.z, 1.0, 2.0)
+    moved = [abs(row[0].confidence - p[names.index(row[0].label)]) for row, p in zip(got, plain, strict=True) if row]
+    assert max(moved) > 1e-3  # and it is not the plain softmax: the vote is applied

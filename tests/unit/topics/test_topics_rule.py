@@ -9,7 +9,7 @@ import pytest
 from tests.support.app import serve
 from tests.support.models import assign, embedder
 from topicserve.topics import TopicsConfig
-from topicserve.topics.rules import confidences, keep
+from topicserve.topics.rules import confidences, decisive, keep
 
 ON_TOPIC = [
     "Conservators cleaned the bronze bust and removed the old wax from its surface.",
@@ -33,9 +33,22 @@ def test_confidences_are_a_softmax_with_a_none_option():
     assert keep(z, c, "threshold", 2, 2.5, 0.2) == [[0], [], [0, 1]]
 
 
+def test_the_margin_keeps_a_text_torn_between_two_labels_only_when_both_are_on_topic():
+    z = np.array([[1.5, 1.4, -1.0], [4.0, 3.9, 0.0], [4.0, 1.0, 0.0], [1.5, -1.0, -1.0]])
+    c = confidences(z, temperature=1.0, none_score=2.0)
+    assert keep(z, c, "confidence", 2, None, 0.2) == [[0, 1], [0, 1], [0], [0]]  # no margin test
+    decided = decisive(c, z, 0.6, 1.0, 2.0)
+    # torn between two weak labels: nothing; two strong ones (multi-label): both; a clear first: it
+    assert decided.tolist() == [False, True, True, True]
+    assert keep(z, c, "confidence", 2, None, 0.2, decided) == [[], [0, 1], [0], [0]]
+    assert decisive(c, z, 0.0, 1.0, 2.0).all() and decisive(c[:, :1], z[:, :1], 0.6, 1.0, 2.0).all()
+    assert not decisive(c, z, 1.0, 1.0, 2.0)[:2].any()  # margin 1: no runner-up is ever beaten "surely"
+
+
 def test_default_rule_gives_confidences_and_ranks_like_the_scores():
     result = assign(TopicsConfig(), ON_TOPIC)
-    assert result.rule == "confidence(T=1,none=2,min=0.2)"
+    assert result.rule == "confidence(T=1,none=2,min=0.2,margin=0.6)"
+    assert assign(TopicsConfig(margin=0), ON_TOPIC[:1]).rule == "confidence(T=1,none=2,min=0.2)"
     tops = [r.topics[0].label for r in result.results]
     assert tops == ["conservation", "museum operations", "photography"]
     for r in result.results:
@@ -62,7 +75,9 @@ def test_topics_endpoint_reports_rule_and_confidence(tmp_path):
         top = body["results"][0]["topics"][0]
         assert top["label"] == "conservation" and 0.5 < top["confidence"] <= 1.0 and "score" in top
         assert body["results"][1]["topics"] == []
-        forced = http.post("/topics", json={"texts": [OFF_TOPIC[0]], "top_k": 1, "min_confidence": 0.0}).json()
+        forced = http.post(
+            "/topics", json={"texts": [OFF_TOPIC[0]], "top_k": 1, "min_confidence": 0.0, "margin": 0.0}
+        ).json()
         assert len(forced["results"][0]["topics"]) == 1 and forced["results"][0]["topics"][0]["confidence"] < 0.2
         bad = http.post("/topics", json={"texts": ["x"], "min_confidence": 2})
         assert bad.status_code == 422 and bad.json()["error"]["field"].endswith("min_confidence")
