@@ -21,16 +21,17 @@ def _find(run: dict, **match) -> dict | None:
 # printed beside a miss so that the table carries its own explanation.
 WHY = {
     "int8": "onnxruntime's dynamic int8 has no AMX path here; OpenVINO bf16 (next row) is the lever",
-    "openvino": "torch's 2-thread reference moves 2-3x with the machine's load; settle on a quiet machine",
+    "openvino": "quiet run (load 1.6): 2.32-2.38x against torch's 2-thread 554 texts/s; next: "
+    "NNCF SmoothQuant int8 for OpenVINO's int8 kernels (3.0x measured, gate 0.82-0.98 so far)",
     "vs_raw": "on 2 cores the 1-thread replicas share the cores with the Ingress, HAProxy and the client while "
-    "raw encode has both; at int8 speed the float JSON too: base64 rows are the lever; settle on a quiet machine",
+    "raw encode has both (quiet run too); at int8 speed the float JSON too: base64 rows are the lever",
     "vs_inf": "as above; Infinity batches 64 in one process with no proxy",
     "overhead": "HAProxy ingress took the proxy hop out (/healthz ~2 ms, int8 ~3 ms over raw); torch's copy "
-    "most likely shares the Ingress process's GIL with Serve's threads (17-20 ms vs 6-9 in-process); next: "
-    "bench/profile_path.py, the copy in its own process or int8 for it",
+    "most likely shares the Ingress process's GIL with Serve's threads (6-7 ms quiet, 11-20 ms at load); "
+    "next: bench/profile_path.py, the copy in its own process",
     "search": "nprobes 64 / refine 20 on IVF_PQ; IVF_HNSW_SQ needs half the CPU (docs/store.md)",
     "image": "the torch image; the torch-free cpu-slim image is the lever (its row)",
-    "make_test": "two thirds of it is e2e deploys and real subprocesses; next: fewer config-specific deploys",
+    "make_test": "most of it is e2e deploys and real subprocesses; next: fewer config-specific deploys",
 }
 
 
