@@ -167,10 +167,9 @@ class Refinement:
         mean, std = mean + a * (self.background_mean - mean), std + a * (self.background_std - std)
         if not (smooth and sims is not None and self.neighbour_z is not None and self.neighbour_weight > 0):
             return scores, mean, std, None
-        z, found = (scores - mean) / std, nearest_others(sims, self.k)
-        near = self.neighbour_z[found].mean(axis=1)
-        scores = mean + std * (z + self.neighbour_weight * a * (near - z))
-        best = self.neighbour_z.argmax(axis=1)[found]  # (n, k) the neighbours' best labels
+        z, near = (scores - mean) / std, self.neighbour_z[nearest_others(sims, self.k)]  # (n, k, labels)
+        scores = mean + std * (z + self.neighbour_weight * a * (near.mean(axis=1) - z))
+        best = near.argmax(axis=2)  # (n, k) the neighbours' best labels
         share = (best[:, :, None] == np.arange(base.shape[1])).mean(axis=1)
         w = a * self.agreement
         return scores, mean, std, 1.0 - w + w * share
