@@ -23,7 +23,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import HandleClient
 from deployments.metrics import replica_metrics
-from topicserve.cache import must_search, view_generation
+from topicserve.cache import search_view
 from topicserve.retag import RetagWorker
 from topicserve.settings import get_settings
 from topicserve.store import DocumentStore
@@ -91,10 +91,10 @@ class State:
         """One round trip for /search: {generation, retag, hits}; ``hits`` is None when the caller's kept
         answer (``known``) is of this generation, or it sent no vector for a search that needs one."""
         retag = await self.retag_status(count=False)
-        generation = view_generation(self.generation(), retag)  # read before the search (cache.py)
-        searches = must_search(generation, known, vector, filters.get("mode", "vector"))
-        hits = await self.search(vector, space, k, **filters) if searches else None
-        return {"generation": generation, "retag": retag, "hits": hits}
+        mode = filters.get("mode", "vector")
+        return await search_view(
+            self.generation(), retag, known, vector, mode, lambda: self.search(vector, space, k, **filters)
+        )
 
     async def trends(self, now, window, baseline, bin, **options):
         return await asyncio.to_thread(self.store.trends, now, window, baseline, bin, **options)

@@ -9,6 +9,7 @@ two bodies that mean the same search share an entry.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
@@ -71,3 +72,14 @@ def must_search(generation: str, known: str | None, vector: Any, mode: str) -> b
     """Whether a ``search_view`` searches: not when the caller's kept answer is of this generation, nor
     when it sent no vector for a search that needs one (its kept answer is stale: it embeds, asks again)."""
     return generation != known and (vector is not None or mode == "keyword")
+
+
+async def search_view(
+    commits: str, retag: dict[str, Any], known: str | None, vector: Any, mode: str, search: Callable[[], Awaitable[Any]]
+) -> dict[str, Any]:
+    """The State's one-round-trip /search read, for the deployment and its in-process twin alike:
+    {generation, retag, hits}, the generation taken from ``commits`` read before ``search`` runs (so an
+    answer can only be newer than its label); ``hits`` is None when `must_search` says no."""
+    generation = view_generation(commits, retag)
+    hits = await search() if must_search(generation, known, vector, mode) else None
+    return {"generation": generation, "retag": retag, "hits": hits}

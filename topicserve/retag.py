@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from topicserve.cache import must_search, view_generation
+from topicserve.cache import search_view
 from topicserve.tagging import Tagged
 
 log = logging.getLogger(__name__)
@@ -121,10 +121,15 @@ class LocalState:
     async def search_view(self, vector, space, k: int, known: str | None = None, **filters: Any) -> dict[str, Any]:
         """The State deployment's one-round-trip /search read (deployments/state.py), in-process."""
         retag = await self.retag_status(count=False)
-        generation = view_generation(self.store.generation(), retag)
-        searches = must_search(generation, known, vector, filters.get("mode", "vector"))
-        hits = await asyncio.to_thread(self.store.search, vector, space, k, **filters) if searches else None
-        return {"generation": generation, "retag": retag, "hits": hits}
+        mode = filters.get("mode", "vector")
+        return await search_view(
+            self.store.generation(),
+            retag,
+            known,
+            vector,
+            mode,
+            lambda: asyncio.to_thread(self.store.search, vector, space, k, **filters),
+        )
 
     async def retag_now(self) -> int:
         return await self.worker.run()
