@@ -120,6 +120,10 @@ class LocalRay:
         assert resp.status_code == 200, f"listing actors failed: {resp.status_code}\n{resp.text}"
         return resp.json()["data"]["result"]["result"]
 
+    def replica_pid(self, app: str, deployment: str) -> int:
+        """The pid of the first live replica of ``app``'s ``deployment``."""
+        return next(a["pid"] for a in self.alive_actors() if a["class_name"] == f"ServeReplica:{app}:{deployment}")
+
     def serve_status_text(self) -> str:
         return self._run("serve", "status", "--address", self.dashboard, env=self.env, timeout=60).stdout
 

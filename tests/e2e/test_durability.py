@@ -34,11 +34,6 @@ def fresh(local_ray, app_zip, tmp_path_factory):
         yield local_ray, session
 
 
-def replica_pid(ray, deployment: str) -> int:
-    actors = ray.alive_actors()
-    return next(a["pid"] for a in actors if a["class_name"] == f"ServeReplica:{APP}:{deployment}")
-
-
 def stream(session, prefix: str, killed: threading.Event, kill) -> tuple[list[str], list[dict]]:
     """Send BATCHES batches one after another; kill the replica after KILL_AFTER acknowledged ones."""
     acked, failed = [], []
@@ -95,7 +90,7 @@ def test_empty_store_search_and_trends_answer_200(fresh):
 @pytest.mark.parametrize("deployment", ["State", "Embedder"])
 def test_no_acknowledged_document_is_lost_when_a_replica_is_killed(fresh, deployment):
     ray, session = fresh
-    old_pid = replica_pid(ray, deployment)
+    old_pid = ray.replica_pid(APP, deployment)
     killed = threading.Event()
     acked, failed = stream(session, deployment.lower(), killed, lambda: os.kill(old_pid, signal.SIGKILL))
     assert killed.is_set() and len(acked) >= KILL_AFTER * PER_BATCH
@@ -105,4 +100,4 @@ def test_no_acknowledged_document_is_lost_when_a_replica_is_killed(fresh, deploy
     wait_ready(session)
     missing = set(acked) - stored_ids(session, deployment.lower())
     assert not missing, f"{len(missing)} acknowledged documents lost after killing {deployment}: {sorted(missing)[:5]}"
-    assert replica_pid(ray, deployment) != old_pid
+    assert ray.replica_pid(APP, deployment) != old_pid

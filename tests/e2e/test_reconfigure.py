@@ -15,14 +15,9 @@ TEXT = "The beekeeper opened the hives and took out frames full of honey."
 
 
 def _replica_pids(ray) -> dict[str, int]:
-    import json
-
-    out = ray._run("ray", "list", "actors", "--format", "json", "--detail", "--filter", "state=ALIVE")
     prefix = f"ServeReplica:{APP}:"
     return {
-        a["class_name"].removeprefix(prefix): a["pid"]
-        for a in json.loads(out.stdout)
-        if a["class_name"].startswith(prefix)
+        a["class_name"].removeprefix(prefix): a["pid"] for a in ray.alive_actors() if a["class_name"].startswith(prefix)
     }
 
 

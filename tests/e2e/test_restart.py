@@ -25,11 +25,6 @@ DOCS = [
 ]
 
 
-def _state_pid(ray) -> int:
-    actors = ray.alive_actors()
-    return next(a["pid"] for a in actors if a["class_name"] == f"ServeReplica:{APP}:State")
-
-
 def _wait_doc(http, doc_id: str, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -43,11 +38,11 @@ def _wait_doc(http, doc_id: str, timeout: float = 300) -> dict:
 def test_state_replica_restart_keeps_acknowledged_documents(deployed, http):
     ray, _ = deployed
     assert http.post(f"{BASE}/documents", json={"documents": DOCS}, timeout=120).status_code == 200
-    old_pid = _state_pid(ray)
+    old_pid = ray.replica_pid(APP, "State")
     os.kill(old_pid, signal.SIGKILL)  # the single writer dies; Serve starts a new replica
     for doc in DOCS:
         assert _wait_doc(http, doc["id"])["text"] == doc["text"]
-    assert _state_pid(ray) != old_pid
+    assert ray.replica_pid(APP, "State") != old_pid
 
 
 def test_full_ray_restart_restores_and_model_mismatch_fails_loudly(deployed, http, app_zip, tmp_path):
