@@ -8,6 +8,7 @@ top folder GitHub's archive endpoint uses, so Ray strips it the same way), ``num
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -28,6 +29,9 @@ from topicserve.localray import DEFAULT_DASHBOARD, RayHead, dashboard_up, reques
 from topicserve.redact import redact
 
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus.jsonl"
+# What `serve status` / `serve deploy` ask the dashboard (ray.dashboard.modules.serve.sdk).
+SERVE_API = "/api/serve/applications/"
+POLL_S = 1.0
 
 
 def fit_small_cluster(config: dict[str, Any], *, gpu: bool, max_replicas: int = 1) -> dict[str, Any]:
@@ -101,6 +105,17 @@ def load_demo(base_url: str, corpus: Path = DEMO_CORPUS, batch: int = 32, now: d
 
 
 def serve_status(bin_dir: Path, dashboard: str | None = None) -> dict[str, Any]:
+    """`serve status` as a dict (``applications`` -> name -> ``status``, ``message``, ...).
+
+    First the dashboard's own answer, the call `serve status` makes: each `serve` process spends
+    seconds of CPU importing Ray, and the deploy it polls needs that CPU. The command itself when the
+    dashboard wants what only it sends (a Ray token: token auth) or cannot be asked directly.
+    """
+    if dashboard:
+        with contextlib.suppress(requests.RequestException, ValueError):
+            resp = requests.get(f"{dashboard}{SERVE_API}", timeout=60)
+            if resp.status_code == 200:
+                return resp.json()
     address = ["--address", dashboard] if dashboard else []
     out = subprocess.run([str(bin_dir / "serve"), "status", *address], capture_output=True, text=True, timeout=60)
     return yaml.safe_load(out.stdout) or {} if out.returncode == 0 else {}
@@ -128,7 +143,7 @@ def wait_ready(
                     return
             except requests.RequestException:
                 pass
-        time.sleep(2)
+        time.sleep(POLL_S)
     raise TimeoutError(f"{base_url}/readyz not ready after {timeout_s:.0f}s; see `serve status`")
 
 

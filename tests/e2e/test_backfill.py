@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -70,6 +71,14 @@ def backfill(local_ray, *source: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_model(tmp_path_factory):
+    """The small model of the upgrade test (last in this module), built in a thread from the module's
+    start: its torch / sentence-transformers imports overlap the backfill runs, which mostly wait."""
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(build_small_model, tmp_path_factory.mktemp("small") / "small-model")
+
+
 def test_backfill_commits_through_the_service_and_resumes(deployed, tmp_path):
     local_ray, _ = deployed
     jsonl, parquet = docs("j", 24), docs("p", 8)
@@ -122,7 +131,7 @@ def _wait_for(ray, app: str, status: str, check=lambda: True, timeout: float = 6
         if found.get("status") == status and check():
             return found
         time.sleep(POLL_S)
-    raise AssertionError(f"{app} not {status} after {timeout}s: {ray.serve_status_text()}")
+    raise AssertionError(f"{app} not {status} after {timeout}s: {ray.status_messages(app)}")
 
 
 def _readyz(prefix: str = "") -> dict:
@@ -153,20 +162,20 @@ def _with_small_app(config: dict, model: str, **env: str) -> dict:
 SMALL = "topicserve-small"
 
 
-def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(deployed, app_zip, tmp_path):
+def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(deployed, app_zip, small_model):
     """The upgrade as docs/store.md describes it, with the new model as a second application so the
     first one never restarts (and keeps serving throughout)."""
     local_ray, storage = deployed
     old = docs("up", 4)
     assert requests.post(f"{BASE}/documents", json={"documents": old}, timeout=120).status_code == 200
     before = _readyz()["state"]
-    model = str(build_small_model(tmp_path / "small-model"))  # 64-dim: another embedding space
+    model = str(small_model.result())  # 64-dim: another embedding space
     base = local_config(app_zip, storage)
     try:
         # The old table, another model: that application fails naming both spaces; nothing is mixed.
         local_ray.deploy(_with_small_app(base, model))
-        failed = _wait_for(local_ray, SMALL, "DEPLOY_FAILED")
-        message = failed.get("message", "") + local_ray.serve_status_text()
+        _wait_for(local_ray, SMALL, "DEPLOY_FAILED")
+        message = local_ray.status_messages(SMALL)
         assert "embedding space mismatch" in message and "'documents'" in message
         assert f"{DEFAULT_MODEL} (384-dim" in message and f"small-model ({DIM}-dim" in message
         assert "--from-store" in message  # and says how to upgrade

@@ -1,6 +1,6 @@
 """The bad-input table (tests/bad_inputs.py) against the deployed app, with an API key set.
 
-One deployment for the module (the app redeployed with ``TOPICSERVE_API_KEY``), one request per case,
+One deployment for the module (the Ingress redeployed with ``TOPICSERVE_API_KEY``), one request per case,
 and a /readyz after each case that could write, so the ~240 cases stay cheap.
 """
 
@@ -19,7 +19,7 @@ WRITES = {"/documents", "/evaluate"}
 @pytest.fixture(scope="module")
 def keyed(local_ray, app_zip, storage):
     """The app RUNNING with an API key; a session that counts the stored documents."""
-    deploy_app(local_ray, app_zip, storage, TOPICSERVE_API_KEY=API_KEY)
+    deploy_app(local_ray, app_zip, storage, ingress={"TOPICSERVE_API_KEY": API_KEY})
     session = requests.Session()
     yield session, str(storage)
     session.close()

@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,18 +84,23 @@ def preflight(config: Path, netrc: Path) -> subprocess.CompletedProcess:
 
 def test_netrc_deploy_runs_and_wrong_token_fails_like_preflight_said(ray_with_netrc, private_repo):
     fx, server, netrc, _ = private_repo
+    wrong = "ghp_" + secrets.token_hex(18)
+    bad_url = server.archive_url(fx.sha, userinfo=f"x-access-token:{wrong}").replace("127.0.0.1", "localhost")
+    bad = write_config(private_repo, "bad", bad_url)
 
     good = write_config(private_repo, "good", server.archive_url(fx.sha))
     checked = preflight(good, netrc)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    ray_with_netrc.deploy(yaml.safe_load(good.read_text()))
-    ray_with_netrc.wait_app(APP, "RUNNING")
-    assert any(s.status == 200 and s.auth == "basic" for s in server.requests_seen), "Ray did not use the .netrc"
+    seen = len(server.requests_seen)  # from here on, what Ray downloads (and the other preflight's 404)
+    with ThreadPoolExecutor(1) as pool:
+        # Preflight of the bad config runs while Ray deploys the good one (it needs no Ray: seconds
+        # of imports and one request that the deploy need not wait for).
+        rejecting = pool.submit(preflight, bad, netrc)
+        ray_with_netrc.deploy(yaml.safe_load(good.read_text()))
+        ray_with_netrc.wait_app(APP, "RUNNING")
+        rejected = rejecting.result()
+    assert any(s.status == 200 and s.auth == "basic" for s in server.requests_seen[seen:]), "Ray did not use the .netrc"
 
-    wrong = "ghp_" + secrets.token_hex(18)
-    bad_url = server.archive_url(fx.sha, userinfo=f"x-access-token:{wrong}").replace("127.0.0.1", "localhost")
-    bad = write_config(private_repo, "bad", bad_url)
-    rejected = preflight(bad, netrc)
     ours = rejected.stdout + rejected.stderr
     assert rejected.returncode == 1
     assert "404 Not Found (sent credentials in the URL" in ours and "ray#28253" in ours

@@ -63,8 +63,8 @@ def test_full_ray_restart_restores_and_model_mismatch_fails_loudly(deployed, htt
             app_zip, storage, TOPICSERVE_EMBEDDING_MODEL=str(other_model), TOPICSERVE_INGRESS_EMBED_MAX_TEXTS="0"
         )
     )
-    failed = ray.wait_app(APP, "DEPLOY_FAILED")
-    message = failed["message"] + ray.serve_status_text()
+    ray.wait_app(APP, "DEPLOY_FAILED")
+    message = ray.status_messages(APP)
     assert "embedding space mismatch" in message
     assert "sentence-transformers/all-MiniLM-L6-v2" in message and "other-model (384-dim" in message
 
