@@ -121,6 +121,19 @@ def serve_status(bin_dir: Path, dashboard: str | None = None) -> dict[str, Any]:
     return yaml.safe_load(out.stdout) or {} if out.returncode == 0 else {}
 
 
+def serve_deploy(bin_dir: Path, dashboard: str, path: Path, config: dict[str, Any]) -> None:
+    """`serve deploy` of ``config`` (written at ``path``): the request the command sends, sent here (no
+    `serve` process importing Ray); the command itself when the dashboard wants a Ray token."""
+    with contextlib.suppress(requests.RequestException):
+        resp = requests.put(f"{dashboard}{SERVE_API}", json=config, timeout=180)
+        if resp.status_code == 200:
+            print(f"sent the deploy request for {path} to {dashboard}")
+            return
+        if resp.status_code not in (401, 403):
+            raise RuntimeError(f"serve deploy of {path} refused ({resp.status_code}):\n{redact(resp.text)[-3000:]}")
+    subprocess.run([str(bin_dir / "serve"), "deploy", "--address", dashboard, str(path)], check=True)
+
+
 def wait_ready(
     base_url: str, bin_dir: Path, app_name: str, timeout_s: float = 600, dashboard: str | None = None
 ) -> None:
@@ -210,7 +223,7 @@ def up(args) -> int:
         # the update waits forever. `up` replaces its app anyway, so it removes the old one first.
         print(f"replacing the app {app!r} already running there")
         delete_app(bin_dir, record["gcs_address"], app)
-    subprocess.run([str(bin_dir / "serve"), "deploy", "--address", dashboard, str(local_path)], check=True)
+    serve_deploy(bin_dir, dashboard, local_path, local)
     base = f"http://127.0.0.1:{args.port}"
     wait_ready(base, bin_dir, app, timeout_s=args.timeout, dashboard=dashboard)
     if not args.no_demo:

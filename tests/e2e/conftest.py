@@ -26,6 +26,10 @@ PORT = SERVE_PORT
 DASHBOARD = f"http://127.0.0.1:{PORTS.dashboard}"
 BASE = f"http://127.0.0.1:{PORT}"
 APP = "topicserve"
+# For an Ingress redeployed with a side config: no model copy of its own. Its background load would
+# compete with the tests for the two cores, and the few-text requests of those tests then reach the
+# Embedder deployment (the one whose limits and deadline they test) instead of the copy.
+NO_INGRESS_COPY = {"TOPICSERVE_INGRESS_EMBED_MAX_TEXTS": "0"}
 
 
 # The order the modules run in (pytest's is alphabetical): those on the default deployment first,

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.bad_inputs import API_KEY, CASES, check_response
-from tests.e2e.conftest import BASE, deploy_app
+from tests.e2e.conftest import BASE, NO_INGRESS_COPY, deploy_app
 
 pytestmark = pytest.mark.e2e
 WRITES = {"/documents", "/evaluate"}
@@ -19,7 +19,7 @@ WRITES = {"/documents", "/evaluate"}
 @pytest.fixture(scope="module")
 def keyed(local_ray, app_zip, storage):
     """The app RUNNING with an API key; a session that counts the stored documents."""
-    deploy_app(local_ray, app_zip, storage, ingress={"TOPICSERVE_API_KEY": API_KEY})
+    deploy_app(local_ray, app_zip, storage, ingress={**NO_INGRESS_COPY, "TOPICSERVE_API_KEY": API_KEY})
     session = requests.Session()
     yield session, str(storage)
     session.close()

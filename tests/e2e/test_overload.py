@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.e2e.conftest import BASE, deploy_app
+from tests.e2e.conftest import BASE, NO_INGRESS_COPY, deploy_app
 from tests.e2e.raycluster import POLL_S
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ def assert_json_error(resp: requests.Response, status: int, code: str) -> dict:
 @pytest.fixture(scope="module")
 def small_admission(local_ray, app_zip, storage):
     # 64 units: each request below is exactly that, so two can never be in flight together.
-    deploy_app(local_ray, app_zip, storage, ingress={"TOPICSERVE_MAX_TEXTS_IN_FLIGHT": "64"})
+    deploy_app(local_ray, app_zip, storage, ingress={**NO_INGRESS_COPY, "TOPICSERVE_MAX_TEXTS_IN_FLIGHT": "64"})
 
 
 def test_requests_over_the_admission_limit_get_a_json_503_with_retry_after(small_admission):
@@ -66,7 +66,7 @@ def test_requests_over_the_admission_limit_get_a_json_503_with_retry_after(small
 
 
 def test_a_request_longer_than_the_handle_deadline_gets_a_json_504(local_ray, app_zip, storage):
-    deploy_app(local_ray, app_zip, storage, ingress={"TOPICSERVE_HANDLE_TIMEOUT_S": "1"})
+    deploy_app(local_ray, app_zip, storage, ingress={**NO_INGRESS_COPY, "TOPICSERVE_HANDLE_TIMEOUT_S": "1"})
     long_text = " ".join(TEXTS) * 8  # ~40,000 characters: dozens of model windows per text
     # 5 of them: ~200,000 characters, under the per-request text budget (250,000) and the tests'
     # 1 MiB body limit; some 200 model windows, far more than 1 s of embedding.

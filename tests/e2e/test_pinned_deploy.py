@@ -42,7 +42,21 @@ def private_repo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ray_with_netrc(local_ray, private_repo):
+def preflights(private_repo):
+    """Preflight of the good config (no credentials in the URL) and of a bad one (a wrong token in it,
+    host ``localhost``, which the .netrc does not cover), both started at once: they need no Ray, so
+    they run while the tests' Ray restarts and deploys (seconds of imports each)."""
+    fx, server, netrc, _ = private_repo
+    wrong = "ghp_" + secrets.token_hex(18)
+    bad_url = server.archive_url(fx.sha, userinfo=f"x-access-token:{wrong}").replace("127.0.0.1", "localhost")
+    configs = {"good": write_config(private_repo, "good", server.archive_url(fx.sha))}
+    configs["bad"] = write_config(private_repo, "bad", bad_url)
+    with ThreadPoolExecutor(len(configs)) as pool:
+        yield wrong, {name: (path, pool.submit(preflight, path, netrc)) for name, path in configs.items()}
+
+
+@pytest.fixture(scope="module")
+def ray_with_netrc(local_ray, private_repo, preflights):  # after ``preflights``: they run beside the start
     _, _, netrc, _ = private_repo
     local_ray.start(env={"NETRC": str(netrc)})
     return local_ray
@@ -82,25 +96,18 @@ def preflight(config: Path, netrc: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_netrc_deploy_runs_and_wrong_token_fails_like_preflight_said(ray_with_netrc, private_repo):
-    fx, server, netrc, _ = private_repo
-    wrong = "ghp_" + secrets.token_hex(18)
-    bad_url = server.archive_url(fx.sha, userinfo=f"x-access-token:{wrong}").replace("127.0.0.1", "localhost")
-    bad = write_config(private_repo, "bad", bad_url)
+def test_netrc_deploy_runs_and_wrong_token_fails_like_preflight_said(ray_with_netrc, private_repo, preflights):
+    _, server, _, _ = private_repo
+    wrong, (good, checking), (bad, rejecting) = preflights[0], preflights[1]["good"], preflights[1]["bad"]
 
-    good = write_config(private_repo, "good", server.archive_url(fx.sha))
-    checked = preflight(good, netrc)
+    checked = checking.result()
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    seen = len(server.requests_seen)  # from here on, what Ray downloads (and the other preflight's 404)
-    with ThreadPoolExecutor(1) as pool:
-        # Preflight of the bad config runs while Ray deploys the good one (it needs no Ray: seconds
-        # of imports and one request that the deploy need not wait for).
-        rejecting = pool.submit(preflight, bad, netrc)
-        ray_with_netrc.deploy(yaml.safe_load(good.read_text()))
-        ray_with_netrc.wait_app(APP, "RUNNING")
-        rejected = rejecting.result()
+    seen = len(server.requests_seen)  # from here on, what Ray downloads (and maybe the bad preflight's 404)
+    ray_with_netrc.deploy(yaml.safe_load(good.read_text()))
+    ray_with_netrc.wait_app(APP, "RUNNING")
     assert any(s.status == 200 and s.auth == "basic" for s in server.requests_seen[seen:]), "Ray did not use the .netrc"
 
+    rejected = rejecting.result()
     ours = rejected.stdout + rejected.stderr
     assert rejected.returncode == 1
     assert "404 Not Found (sent credentials in the URL" in ours and "ray#28253" in ours
