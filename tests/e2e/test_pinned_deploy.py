@@ -44,8 +44,9 @@ def private_repo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def preflights(private_repo):
     """Preflight of the good config (no credentials in the URL) and of a bad one (a wrong token in it,
-    host ``localhost``, which the .netrc does not cover), both started at once: they need no Ray, so
-    they run while the tests' Ray restarts and deploys (seconds of imports each)."""
+    host ``localhost``, which the .netrc does not cover), started together once the tests' Ray is up
+    (seconds of imports each, side by side; the bad one finishes beside the good deploy). They need
+    no Ray, but run after its start: beside it they slowed it (Ray's workers run at nice 15)."""
     fx, server, netrc, _ = private_repo
     wrong = "ghp_" + secrets.token_hex(18)
     bad_url = server.archive_url(fx.sha, userinfo=f"x-access-token:{wrong}").replace("127.0.0.1", "localhost")
@@ -56,7 +57,7 @@ def preflights(private_repo):
 
 
 @pytest.fixture(scope="module")
-def ray_with_netrc(local_ray, private_repo, preflights):  # after ``preflights``: they run beside the start
+def ray_with_netrc(local_ray, private_repo):
     _, _, netrc, _ = private_repo
     local_ray.start(env={"NETRC": str(netrc)})
     return local_ray
