@@ -1,6 +1,7 @@
 """The refinement's cross-domain and off-topic checks (dev only), with the shipped code.
 
-    python bench/refine_guards.py [--no-refine] [--no-neighbours]
+    python bench/refine_guards.py [--no-refine] [--no-neighbours] [--gate-pool N] [--neighbour-weight W]
+    python bench/refine_guards.py --cost [--sizes 4096,5000,8192,10000,20000] [--rounds 3]
 
 The store is stood in for by a pool of AG News **dev** texts (rows 0-1999, no labels; `TopicModel`
 with that pool, as the Topics replica holds one). Reported (docs/quality.md, "Session 4"):
@@ -18,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +34,20 @@ from bench.ag_news import DEFAULT_DATA, TAXONOMY, one_line  # noqa: E402
 from bench.vector_cache import cached_vectors  # noqa: E402
 from topicserve.taxonomy import Label  # noqa: E402
 from topicserve.topics import TopicModel, TopicsConfig  # noqa: E402
+from topicserve.topics.refine import NeighbourGraph, Refinement, RefineParams, estimate  # noqa: E402
 
 TICKETS = ROOT / "bench" / "data" / "support_tickets.jsonl"
 ART = ROOT / "topicserve" / "data" / "eval_demo.jsonl"
+
+
+PARAMS = RefineParams()
+
+
+def set_params(gate_pool: int | None, neighbour_weight: float | None) -> None:
+    """Refinement knobs other than the shipped ones, for exploration (dev only)."""
+    global PARAMS
+    update = {"gate_pool": gate_pool, "neighbour_weight": neighbour_weight}
+    PARAMS = RefineParams(**{**PARAMS.model_dump(), **{k: v for k, v in update.items() if v is not None}})
 
 
 def rows(path: Path) -> list[dict]:
@@ -50,6 +64,7 @@ async def topics(embed, labels_, pool, vectors, refine: bool, smooth: bool = Tru
     """(top-1 label, kept labels) per vector, with ``pool`` as the store's documents."""
     config = TopicsConfig(taxonomy=labels_, refine_from_store=refine, refine_neighbours=smooth)
     model = TopicModel(embed, config)
+    model.refiner.params = PARAMS
     model.refiner.set_pool(pool)
     top1 = await model.overridden({"top_k": 1, "min_confidence": 0.0, "margin": 0.0, "threshold": -100.0}).assign(
         [""] * len(vectors), vectors
@@ -97,11 +112,81 @@ async def run(refine: bool, smooth: bool = True) -> None:
     print(f"ticket labels over news: ticket top-1 {accuracy(top1, [r['label'] for r in tickets]):.4f}")
 
 
+def synthetic_refinement(m: int, labels: int = 4, dim: int = 384, seed: int = 0) -> Refinement:
+    """A refinement against ``m`` random unit neighbours: the arithmetic and the sizes of the real one."""
+    rng = np.random.default_rng(seed)
+    unit = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    return Refinement(
+        np.zeros(dim, np.float32), unit(rng.standard_normal((labels, dim))), 0.4, np.zeros(labels),
+        np.ones(labels), (10,) * labels, m, gate_low=0.0, gate_high=0.1,
+        neighbours=unit(rng.standard_normal((m, dim))), k=10,
+        neighbour_z=rng.standard_normal((m, labels)).astype(np.float32), neighbour_weight=0.6, agreement=0.85,
+    )  # fmt: skip
+
+
+def timed_ms(call, reps: int) -> tuple[float, float]:
+    """(median, fastest) of ``reps`` calls, in ms: on 2 shared cores the fastest is the call's own
+    cost, the median what it costs under the load of the moment."""
+    call()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times)), 1e3 * min(times)
+
+
+def cost(sizes: list[int], rounds: int, graph_sizes: list[int]) -> None:
+    """The per-call cost of the gate + smoothing + vote (`Refinement.apply_with_vote`) against ``m``
+    neighbours, a batch of 64 texts and one text, interleaved over the sizes (median / fastest of 15
+    calls); then the per-pool `NeighbourGraph` (the neighbours' own nearest neighbours)."""
+    refinements = {m: synthetic_refinement(m) for m in sizes}
+    rng = np.random.default_rng(1)
+    for n in (64, 1):
+        texts = rng.standard_normal((n, 384)).astype(np.float32)
+        texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+        base = rng.standard_normal((n, 4))
+        for r in range(rounds):
+            row = {m: timed_ms(lambda x=x, t=texts, b=base: x.apply_with_vote(t, b, np.zeros(4), np.ones(4)), 15)
+                   for m, x in refinements.items()}  # fmt: skip
+            cells = ", ".join(f"m={m}: {med:.2f} / {low:.2f}" for m, (med, low) in row.items())
+            print(f"{n} text(s), round {r}, ms median / fastest: {cells}; {uptime()}", flush=True)
+    for m in graph_sizes:
+        pool = refinements[m].neighbours if m in refinements else synthetic_refinement(m).neighbours
+        params = RefineParams(gate_pool=m, min_confidence=0.0, min_support=1)
+        start = time.perf_counter()
+        graph = NeighbourGraph.of(pool, params)
+        built = time.perf_counter() - start
+        labels = refinements[m].centroids if m in refinements else synthetic_refinement(m).centroids
+        score = lambda v, w=labels: np.asarray(v, np.float32) @ w.T  # noqa: E731  (a cheap stand-in for the prototypes)
+        background = pool[:64]
+        start = time.perf_counter()
+        estimate(pool, score, background, params, graph)
+        shared = time.perf_counter() - start
+        print(f"m={m}: neighbour graph {built:.2f} s (once per pool), then an estimate per label set "
+              f"{1e3 * shared:.0f} ms; {uptime()}", flush=True)  # fmt: skip
+
+
+def uptime() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-refine", action="store_true", help="refine_from_store false (the baseline)")
     parser.add_argument("--no-neighbours", action="store_true", help="refine_neighbours false (centroids only)")
+    parser.add_argument("--cost", action="store_true", help="only the per-call cost against m neighbours")
+    parser.add_argument("--sizes", default="4096,5000,8192,10000,20000", help="--cost: neighbour counts")
+    parser.add_argument("--graph-sizes", default="4096,8192,20000", help="--cost: neighbour graphs to time")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gate-pool", type=int, help="RefineParams.gate_pool (default: the shipped one)")
+    parser.add_argument("--neighbour-weight", type=float, help="RefineParams.neighbour_weight (default: shipped)")
     args = parser.parse_args(argv)
+    if args.cost:
+        ints = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+        cost(ints(args.sizes), args.rounds, ints(args.graph_sizes))
+        return 0
+    set_params(args.gate_pool, args.neighbour_weight)
     asyncio.run(run(not args.no_refine, not args.no_neighbours))
     return 0
 

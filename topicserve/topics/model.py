@@ -5,6 +5,7 @@ refines the zero-shot scores (refine.py); ``refinement_id`` in `info` fingerprin
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 
@@ -41,7 +42,8 @@ class TopicModel:
     async def set_pool(self, vectors: np.ndarray, source_count: int | None = None) -> str | None:
         """Refine from these unlabelled vectors (the store's sample); returns the taxonomy's new
         ``refinement_id`` (None: the pool refines nothing)."""
-        self.refiner.set_pool(vectors, source_count)
+        graph = await asyncio.to_thread(self.refiner.prepare, vectors)  # the costly part, off the event loop
+        self.refiner.install(graph, len(vectors) if source_count is None else source_count)
         return await self.refresh_refinement()
 
     async def refresh_refinement(self) -> str | None:

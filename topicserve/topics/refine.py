@@ -49,6 +49,12 @@ multiplied by ``1 - w + w * share`` (`Refinement.apply_with_vote`), ``share`` th
 neighbours whose best label it is, ``w`` = gate x agreement. A text whose neighbours are about
 something else loses confidence; a store where neighbours rarely agree (40 art texts, 11 labels:
 0.2) barely votes. With the rule's margin test (rules.py) AG News dev 0.954@0.848 -> 0.902@0.900.
+
+**Neighbours** (session 6): the gate, the smoothing and the vote use every pool document up to
+``gate_pool`` (8,192), every n-th beyond; the cap is what one call costs (a batch of 64 texts
+against 8,192 neighbours ~9 ms on one core). The neighbours' own nearest neighbours, which every
+label set's estimate needs, are computed once per pool (`NeighbourGraph`, blockwise, in a worker
+thread when the Topics replica takes a new pool), not once per label set.
 """
 
 from __future__ import annotations
@@ -88,7 +94,13 @@ class RefineParams(BaseModel):
     gate_neighbours: int = Field(
         10, ge=1, description="Closeness: the mean cosine to this many nearest pool documents."
     )
-    gate_pool: int = Field(4096, ge=1, description="Pool documents the closeness is measured against (every n-th).")
+    gate_pool: int = Field(
+        8192,
+        ge=1,
+        description="Most pool documents the closeness, the smoothing and the vote use (all up to it, every n-th "
+        "beyond). Set by the cost per call: a batch of 64 texts against 8,192 neighbours ~9 ms on one core, "
+        "20,000 ~25 ms (docs/quality.md, session 6; 4,096 before).",
+    )
     neighbour_weight: float = Field(
         0.7,
         ge=0.0,
@@ -142,10 +154,18 @@ class Refinement:
         return None if self.neighbours is None else np.asarray(vectors, np.float32) @ self.neighbours.T
 
     def _gate(self, sims: np.ndarray | None, n: int) -> np.ndarray:
-        if sims is None:
-            return np.ones(n)
+        return np.ones(n) if sims is None else self.gate_of(top_mean(sims, self.k))
+
+    def gate_of(self, close: np.ndarray) -> np.ndarray:
+        """(n,) the gate of texts whose closeness (`closeness`) to the pool's documents is ``close``."""
         span = max(self.gate_high - self.gate_low, 1e-6)
-        return np.clip((top_mean(sims, self.k) - self.gate_low) / span, 0.0, 1.0)
+        return np.clip((close - self.gate_low) / span, 0.0, 1.0)
+
+    def mix(self, vectors: np.ndarray, base: np.ndarray, mean: np.ndarray, std: np.ndarray, gate: np.ndarray):
+        """(scores, background mean, background std): the blend as far as ``gate`` (n,) lets each text."""
+        a = gate[:, None]
+        scores = base + a * (self.blend(vectors, base) - base)
+        return scores, mean + a * (self.background_mean - mean), std + a * (self.background_std - std)
 
     def apply(self, vectors: np.ndarray, base: np.ndarray, mean: np.ndarray, std: np.ndarray, smooth: bool = True):
         """(scores, background mean, background std) per text: the refined ones where the text is like
@@ -162,9 +182,9 @@ class Refinement:
         the pool's `agreement` (a store whose neighbours rarely share a label, e.g. a small
         multi-label one, barely votes). None without smoothing."""
         sims = self._sims(vectors)
-        a = self._gate(sims, len(vectors))[:, None]
-        scores = base + a * (self.blend(vectors, base) - base)
-        mean, std = mean + a * (self.background_mean - mean), std + a * (self.background_std - std)
+        a = self._gate(sims, len(vectors))
+        scores, mean, std = self.mix(vectors, base, mean, std, a)
+        a = a[:, None]
         if not (smooth and sims is not None and self.neighbour_z is not None and self.neighbour_weight > 0):
             return scores, mean, std, None
         z, near = (scores - mean) / std, self.neighbour_z[nearest_others(sims, self.k)]  # (n, k, labels)
@@ -207,15 +227,61 @@ def nearest_others(sims: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-others, k - 1, axis=1)[:, :k]
 
 
-def agreement(neighbours: np.ndarray, z: np.ndarray, k: int, sample: int = 512) -> float:
+def agreement(
+    neighbours: np.ndarray, z: np.ndarray, k: int, sample: int = 512, nearest: np.ndarray | None = None
+) -> float:
     """How often a pool document's ``k`` nearest other documents share its best label (over at most
     ``sample`` of them): how far, in this store and under these labels, neighbours are evidence of a
     topic. AG News labels over news 0.85; 40 art texts under their 11 labels 0.2 (3-8 documents a
-    label: the neighbours are mostly of other topics)."""
+    label: the neighbours are mostly of other topics). ``nearest``: the neighbours' own nearest
+    others (`NeighbourGraph`), already found."""
     step = max(1, math.ceil(len(neighbours) / sample))
-    found = nearest_others(neighbours[::step] @ neighbours.T, k)
+    found = nearest_others(neighbours[::step] @ neighbours.T, k) if nearest is None else nearest[::step]
     best = z.argmax(axis=1)
     return float((best[found] == best[::step, None]).mean())
+
+
+GRAPH_BLOCK = 512  # rows of the neighbours' cosine matrix at a time: 512 x 20,000 floats is 41 MB
+
+
+@dataclass(frozen=True)
+class NeighbourGraph:
+    """The pool's neighbours (every ``step``-th pool document, at most ``gate_pool``) and, for each
+    of them, its closeness (`closeness`, its own copy included, as for a stored text) and its ``k``
+    nearest other neighbours (`nearest_others`). It depends on the pool only, not on the labels:
+    computed once per pool (`Refiner.prepare`, off the event loop), shared by every label set's
+    estimate, which then needs no neighbours x neighbours product of its own."""
+
+    pool: np.ndarray  # (n, dim) the (sampled) pool
+    step: int
+    k: int
+    closeness: np.ndarray  # (m,)
+    nearest: np.ndarray  # (m, k)
+
+    @property
+    def neighbours(self) -> np.ndarray:
+        return self.pool[:: self.step]  # a view: no copy
+
+    @classmethod
+    def of(cls, pool: np.ndarray, params: RefineParams) -> NeighbourGraph:
+        """Blockwise (`GRAPH_BLOCK` rows at a time), so memory stays bounded at any ``gate_pool``;
+        each block's rows are what `top_mean` and `nearest_others` give on the whole matrix."""
+        step, k = neighbour_step(len(pool), params), params.gate_neighbours
+        neighbours = pool[::step]
+        close, near = [], []
+        for start in range(0, len(neighbours), GRAPH_BLOCK):
+            sims = neighbours[start : start + GRAPH_BLOCK] @ neighbours.T
+            close.append(top_mean(sims, k))
+            near.append(nearest_others(sims, k))
+        return cls(pool, step, k, np.concatenate(close), np.concatenate(near))
+
+    def fits(self, pool: np.ndarray, params: RefineParams) -> bool:
+        return self.pool is pool and self.k == params.gate_neighbours and self.step == neighbour_step(len(pool), params)
+
+
+def neighbour_step(pool_size: int, params: RefineParams) -> int:
+    """Every how many-th pool document is a neighbour: all of them up to ``gate_pool``."""
+    return max(1, math.ceil(pool_size / params.gate_pool))
 
 
 def _stats(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,11 +307,16 @@ def sample_pool(pool: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
 
 
 def estimate(
-    pool: np.ndarray, score: ScoreFn, background: np.ndarray, params: RefineParams | None = None
+    pool: np.ndarray,
+    score: ScoreFn,
+    background: np.ndarray,
+    params: RefineParams | None = None,
+    graph: NeighbourGraph | None = None,
 ) -> Refinement | None:
     """The pseudo-label refinement of the labels ``score`` scores, from ``pool`` (with the gate's
     neighbours' refined z-scores for the smoothing); None when the pool is smaller than ``min_pool``
-    or no label reaches ``min_support``."""
+    or no label reaches ``min_support``. ``graph``: the pool's `NeighbourGraph`, when already
+    computed for this (sampled) pool and these params (else it is computed here)."""
     params = params or RefineParams()
     pool = sample_pool(np.asarray(pool, np.float32), params.max_pool)
     if len(pool) < params.min_pool:
@@ -263,17 +334,19 @@ def estimate(
         mean, std = _stats(blend(background, base_bg, center, centroids, params.weight))
         refinement = Refinement(center, centroids, params.weight, mean, std, support, len(pool))
     assert refinement is not None  # iterations >= 1
-    step = max(1, math.ceil(len(pool) / params.gate_pool))
-    neighbours = pool[::step]  # a view: no copy per label set
+    if graph is None or not graph.fits(pool, params):
+        graph = NeighbourGraph.of(pool, params)
+    neighbours = graph.neighbours  # a view: no copy per label set
     low = float(np.quantile(closeness(background, neighbours, params.gate_neighbours), params.gate_quantile))
     gated = dataclasses.replace(
         refinement, gate_low=low, gate_high=low + params.gate_width, neighbours=neighbours, k=params.gate_neighbours
     )
     if params.neighbour_weight == 0:
         return gated
-    scores, mean, std = gated.apply(neighbours, base_pool[::step], *_stats(base_bg), smooth=False)
+    neighbour_base = base_pool[:: graph.step]
+    scores, mean, std = gated.mix(neighbours, neighbour_base, *_stats(base_bg), gated.gate_of(graph.closeness))
     near_z = ((scores - mean) / std).astype(np.float32)
-    agreed = agreement(neighbours, near_z, params.gate_neighbours)
+    agreed = agreement(neighbours, near_z, params.gate_neighbours, nearest=graph.nearest)
     return dataclasses.replace(
         gated, neighbour_z=near_z, neighbour_weight=params.neighbour_weight * agreed, agreement=agreed
     )
@@ -288,6 +361,7 @@ class Refiner:
     def __init__(self, params: RefineParams | None = None, grow_factor: float = 2.0, cache_size: int = 64) -> None:
         self.params, self.grow_factor = params or RefineParams(), grow_factor
         self.pool: np.ndarray | None = None
+        self.graph: NeighbourGraph | None = None  # the pool's, for every label set's estimate
         self.source_count = 0  # how many documents the source held when the pool was taken
         self._cache: LRU = LRU(cache_size)
 
@@ -301,17 +375,26 @@ class Refiner:
         """Whether a source holding ``source_count`` documents should give a new pool."""
         return source_count >= self.next_count()
 
-    def set_pool(self, vectors: np.ndarray, source_count: int | None = None) -> None:
-        self.pool = sample_pool(np.asarray(vectors, np.float32), self.params.max_pool)
-        self.source_count = len(vectors) if source_count is None else source_count
+    def prepare(self, vectors: np.ndarray) -> NeighbourGraph:
+        """The (sampled) pool of ``vectors`` and its neighbour graph: the costly part of a new pool
+        (seconds at a 20,000-document pool on 2 cores), touching nothing of this refiner, so a
+        worker thread may run it (`TopicModel.set_pool`) while requests use the current pool."""
+        return NeighbourGraph.of(sample_pool(np.asarray(vectors, np.float32), self.params.max_pool), self.params)
+
+    def install(self, graph: NeighbourGraph, source_count: int) -> None:
+        """Use ``graph``'s pool from now on (the refinements of the old one are dropped)."""
+        self.pool, self.graph, self.source_count = graph.pool, graph, source_count
         self._cache.clear()
+
+    def set_pool(self, vectors: np.ndarray, source_count: int | None = None) -> None:
+        self.install(self.prepare(vectors), len(vectors) if source_count is None else source_count)
 
     def get(self, key: Hashable, score: ScoreFn, background: np.ndarray) -> Refinement | None:
         """The refinement of the label set ``key`` (estimated on first use), None without one."""
         if self.pool is None:
             return None
         if key not in self._cache:
-            self._cache.put(key, estimate(self.pool, score, background, self.params))
+            self._cache.put(key, estimate(self.pool, score, background, self.params, self.graph))
         return self._cache.get_fresh(key)
 
     def known_id(self, key: Hashable) -> str | None:
