@@ -52,6 +52,16 @@ class Settings(BaseSettings):
         description="The openvino backend's inference precision: bf16 for CPUs with AMX / AVX512-BF16, f32 "
         "elsewhere (bf16 without those units is slow or f32); /readyz shows what OpenVINO chose.",
     )
+    openvino_streams: int = Field(
+        0,
+        ge=0,
+        description="The openvino backend's streams (batches computed at once, threads shared out); 0: one per thread.",
+    )
+    openvino_cpu_pinning: bool = Field(
+        False,
+        description="Let OpenVINO pin its threads to cores (counted from core 0 in every process: "
+        "replicas on one node then share cores; docs/performance.md, Session 6).",
+    )
     # --- end of embedding backends ---
     storage_uri: str = Field(
         ".data/store", description="Where the LanceDB table lives: a local directory or s3://bucket/prefix."
