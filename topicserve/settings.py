@@ -138,6 +138,12 @@ class Settings(BaseSettings):
         "embedded by a copy of the model in the Ingress replica when that copy is idle: no second handle hop "
         "(docs/performance.md, 'Request path, round 3'). Costs the model's memory per Ingress replica; 0: off.",
     )
+    ingress_embed_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads of that copy; 0: TOPICSERVE_TORCH_THREADS, or 1 when that is 0 (docs/performance.md, "
+        "'Session 6').",
+    )
     max_texts_in_flight: int = Field(
         256,
         ge=1,
