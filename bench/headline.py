@@ -30,7 +30,8 @@ WHY = {
     "vs_inf": "as above; Infinity batches 64 in one process with no proxy",
     "overhead": "torch: the Ingress's copy runs at 1 thread, the raw p50 is the 2-thread one (quiet: 9.3-10.2 vs "
     "6.3 ms); over 1-thread raw it is ~3.3 ms like int8; py-spy: no other busy Python thread in the "
-    "Ingress; a 2-thread copy (TOPICSERVE_INGRESS_EMBED_THREADS=2, bench c2) was 4x worse at load 6",
+    "Ingress; a 2-thread copy (TOPICSERVE_INGRESS_EMBED_THREADS=2, bench c2): 4x worse or 1.3x better "
+    "at load 4-6 depending on order; the quiet run decides",
     "search": "nprobes 64 / refine 20 on IVF_PQ; IVF_HNSW_SQ needs half the CPU (docs/store.md)",
     "image": "the torch image; the torch-free cpu-slim image is the lever (its row)",
     "make_test": "most of it is e2e deploys and real subprocesses; next: fewer config-specific deploys",
