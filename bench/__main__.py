@@ -46,10 +46,11 @@ from topicserve.embedding import model_directory
 from topicserve.settings import DEFAULT_MODEL
 
 CORES = os.cpu_count() or 1
-# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:bN][:iN][:px|:ha|:tp|...] (wMS: batch wait,
-# bN: max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy; the rest: request-path
-# modes, bench.service.RAY_MODES): as serve_config.yaml ships it (1 replica, num_cpus 1 -> 1 thread),
-# threads = cores, replicas x 1 thread = cores (what `make run` starts); that size without the Ingress's
+# Embedder sizes on the service, BACKEND:REPLICASxTHREADS[:wMS][:bN][:iN][:cN][:sN][:pin][:px|:ha|:tp|...]
+# (wMS: batch wait, bN: max_batch_size, iN: TOPICSERVE_INGRESS_EMBED_MAX_TEXTS, i0 = no ingress copy, cN:
+# TOPICSERVE_INGRESS_EMBED_THREADS, sN: TOPICSERVE_OPENVINO_STREAMS, pin: TOPICSERVE_OPENVINO_CPU_PINNING=1;
+# the rest: request-path modes, bench.service.RAY_MODES): as serve_config.yaml ships it (1 replica, num_cpus
+# 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what `make run` starts); that size without the Ingress's
 # model copy (i0) and on Serve's Python proxy (px: the request path before HAProxy became the default);
 # int8 at the same size, on HAProxy and on the proxy; openvino.
 DEFAULT_CONFIGS = (
@@ -63,16 +64,21 @@ def parse_configs(spec: str) -> list[ServiceConfig]:
     for item in spec.split(","):
         backend, size, *flags = item.split(":")
         replicas, threads = (int(x) for x in size.split("x"))
-        number = {f[0]: f[1:] for f in flags if f[:1] in "wbi" and f[1:].replace(".", "").isdigit()}
+        number = {f[0]: f[1:] for f in flags if f[:1] in "wbisc" and f[1:].replace(".", "").isdigit()}
         wait = float(number["w"]) if "w" in number else None  # w0: batch wait 0 ms
         batch = int(number["b"]) if "b" in number else None  # b16: max_batch_size 16
         copy = int(number["i"]) if "i" in number else None  # i0: no ingress copy, i4: ≤ 4 texts on it
-        modes = [f for f in flags if f[:1] not in "wbi"]  # px, ha, tp, ...: bench.service.RAY_MODES
+        streams = int(number["s"]) if "s" in number else None  # s1: openvino in one stream (session 5)
+        copy_threads = int(number["c"]) if "c" in number else None  # c2: the Ingress's model copy on 2 threads
+        pinned = "pin" in flags  # pin: openvino's CPU pinning on (session 5)
+        modes = [f for f in flags if f[:1] not in "wbisc" and f != "pin"]  # px, ha, tp, ...: bench.service.RAY_MODES
         # Ray's num_cpus is a reservation, not a limit: 1 for one replica, shared out for several,
         # so that the other deployments (0.75 CPU together) still fit on a small machine.
         configs.append(ServiceConfig(backend=backend, replicas=replicas, threads=threads,
                                      num_cpus=1.0 if replicas == 1 else round(1.0 / replicas, 2),
                                      batch_wait_ms=wait, max_batch=batch, ingress_embed=copy,
+                                     ingress_threads=copy_threads,
+                                     openvino_streams=streams, openvino_pinned=pinned,
                                      modes=modes))  # fmt: skip
     return configs
 

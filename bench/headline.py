@@ -21,14 +21,17 @@ def _find(run: dict, **match) -> dict | None:
 # printed beside a miss so that the table carries its own explanation.
 WHY = {
     "int8": "onnxruntime's dynamic int8 has no AMX path here; OpenVINO bf16 (next row) is the lever",
-    "openvino": "quiet run (load 1.6): 2.32-2.38x against torch's 2-thread 554 texts/s; next: "
-    "NNCF SmoothQuant int8 for OpenVINO's int8 kernels (3.0x measured, gate 0.82-0.98 so far)",
+    "openvino": "session 5 quiet run (load 1.6): 2.32-2.38x against torch's 2-thread 554 texts/s with one "
+    "2-thread stream; since session 6 one stream per thread, not proven on a quiet machine "
+    "(bench.openvino_configs); next: NNCF int8 weights (+3-46 % at 1 thread, gate 0.9993-0.9996, at load)",
     "vs_raw": "on 2 cores the 1-thread replicas share the cores with the Ingress, HAProxy and the client while "
-    "raw encode has both (quiet run too); at int8 speed the float JSON too: base64 rows are the lever",
+    "raw encode has both (quiet run too); at int8 speed the float JSON too: base64 rows are the lever; "
+    "openvino: until session 6 both replicas were pinned to core 0 (+30 % unpinned, same run)",
     "vs_inf": "as above; Infinity batches 64 in one process with no proxy",
-    "overhead": "HAProxy ingress took the proxy hop out (/healthz ~2 ms, int8 ~3 ms over raw); torch's copy "
-    "most likely shares the Ingress process's GIL with Serve's threads (6-7 ms quiet, 11-20 ms at load); "
-    "next: bench/profile_path.py, the copy in its own process",
+    "overhead": "torch: the Ingress's copy runs at 1 thread, the raw p50 is the 2-thread one (quiet: 9.3-10.2 vs "
+    "6.3 ms); over 1-thread raw it is ~3.3 ms like int8; py-spy: no other busy Python thread in the "
+    "Ingress; a 2-thread copy (TOPICSERVE_INGRESS_EMBED_THREADS=2, bench c2): 4x worse or 1.3x better "
+    "at load 4-6 depending on order; the quiet run decides",
     "search": "nprobes 64 / refine 20 on IVF_PQ; IVF_HNSW_SQ needs half the CPU (docs/store.md)",
     "image": "the torch image; the torch-free cpu-slim image is the lever (its row)",
     "make_test": "most of it is e2e deploys and real subprocesses; next: fewer config-specific deploys",

@@ -48,11 +48,17 @@ class ServiceConfig(BaseModel):
     batch_wait_ms: float | None = None  # the Embedder's batch_wait_timeout_s; None: serve_config.yaml's
     max_batch: int | None = None  # the Embedder's max_batch_size (and max_ongoing_requests); None: the file's
     ingress_embed: int | None = None  # TOPICSERVE_INGRESS_EMBED_MAX_TEXTS; None: the settings' default
+    ingress_threads: int | None = None  # TOPICSERVE_INGRESS_EMBED_THREADS; None: the settings' default
+    openvino_streams: int | None = None  # TOPICSERVE_OPENVINO_STREAMS; None: the settings' default
+    openvino_pinned: bool = False  # TOPICSERVE_OPENVINO_CPU_PINNING=1 (off by default since session 6)
     modes: list[str] = []  # keys of RAY_MODES
 
     def label(self) -> str:
         extra = "" if self.batch_wait_ms is None else f", batch wait {self.batch_wait_ms:g} ms"
         extra += "" if self.max_batch is None else f", batch {self.max_batch}"
+        extra += "" if self.ingress_threads is None else f", ingress copy {self.ingress_threads} thread(s)"
+        extra += "" if self.openvino_streams is None else f", {self.openvino_streams} stream(s)"
+        extra += ", pinned" if self.openvino_pinned else ""
         if self.ingress_embed is not None:
             extra += f", ingress copy ≤ {self.ingress_embed}" if self.ingress_embed else ", no ingress copy"
         extra += "".join(f", {m}" for m in self.modes)
@@ -70,6 +76,12 @@ def serve_config(cfg: ServiceConfig) -> dict:
     env.update({"TOPICSERVE_EMBEDDING_BACKEND": cfg.backend, "TOPICSERVE_TORCH_THREADS": str(cfg.threads)})
     if cfg.ingress_embed is not None:
         env["TOPICSERVE_INGRESS_EMBED_MAX_TEXTS"] = str(cfg.ingress_embed)
+    if cfg.ingress_threads is not None:
+        env["TOPICSERVE_INGRESS_EMBED_THREADS"] = str(cfg.ingress_threads)
+    if cfg.openvino_streams is not None:
+        env["TOPICSERVE_OPENVINO_STREAMS"] = str(cfg.openvino_streams)
+    if cfg.openvino_pinned:
+        env["TOPICSERVE_OPENVINO_CPU_PINNING"] = "1"
     for dep in app["deployments"]:
         if dep["name"] == "Embedder":
             dep.pop("autoscaling_config", None)

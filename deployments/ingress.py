@@ -19,7 +19,8 @@ def model_copy(settings: Settings):
     """The in-ingress copy of the Embedder's model: same model, device setting and backend (settings)."""
     from topicserve.embedding import Embedder  # torch / onnxruntime: imported in the loading thread
 
-    return Embedder(settings.embedding_model, settings.embedding_device, threads=settings.torch_threads or 1)
+    threads = settings.ingress_embed_threads or settings.torch_threads or 1
+    return Embedder(settings.embedding_model, settings.embedding_device, threads=threads)
 
 
 @serve.deployment(

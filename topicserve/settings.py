@@ -52,6 +52,16 @@ class Settings(BaseSettings):
         description="The openvino backend's inference precision: bf16 for CPUs with AMX / AVX512-BF16, f32 "
         "elsewhere (bf16 without those units is slow or f32); /readyz shows what OpenVINO chose.",
     )
+    openvino_streams: int = Field(
+        0,
+        ge=0,
+        description="The openvino backend's streams (batches computed at once, threads shared out); 0: one per thread.",
+    )
+    openvino_cpu_pinning: bool = Field(
+        False,
+        description="Let OpenVINO pin its threads to cores (counted from core 0 in every process: "
+        "replicas on one node then share cores; docs/performance.md, Session 6).",
+    )
     # --- end of embedding backends ---
     storage_uri: str = Field(
         ".data/store", description="Where the LanceDB table lives: a local directory or s3://bucket/prefix."
@@ -127,6 +137,12 @@ class Settings(BaseSettings):
         description="Requests of at most this many texts (a long text counts once per 1,000 characters) are "
         "embedded by a copy of the model in the Ingress replica when that copy is idle: no second handle hop "
         "(docs/performance.md, 'Request path, round 3'). Costs the model's memory per Ingress replica; 0: off.",
+    )
+    ingress_embed_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads of that copy; 0: TOPICSERVE_TORCH_THREADS, or 1 when that is 0 (docs/performance.md, "
+        "'Session 6').",
     )
     max_texts_in_flight: int = Field(
         256,

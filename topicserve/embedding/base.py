@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Features = dict[str, np.ndarray]  # a padded batch: input_ids, attention_mask (, token_type_ids)
 BackendName = Literal["torch", "onnx", "onnx-int8", "openvino"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "openvino")
 
@@ -106,6 +108,13 @@ class Backend(ABC):
 
     @abstractmethod
     def compute(self, features: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    def compute_all(self, batches: Iterable[Features]) -> Iterator[tuple[Features, np.ndarray]]:
+        """(features, token vectors) of each batch, in order. One at a time here; a backend with several
+        streams overrides it to keep them all busy (``batches`` is read lazily: the next batch is
+        tokenized while the previous ones compute)."""
+        for features in batches:
+            yield features, self.compute(features)
 
     def reference(self) -> np.ndarray | None:
         """fp32 vectors of GATE_SENTENCES to gate this backend on; None for the reference itself."""
@@ -252,10 +261,9 @@ class Embedder:
         batch_size = batch_size or self.backend.batch_size
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            features = self.tokenize([texts[i] for i in rows])
-            tokens = self.backend.compute(features)
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        tokenized = (self.tokenize([texts[i] for i in rows]) for rows in batches)
+        for rows, (features, tokens) in zip(batches, self.backend.compute_all(tokenized), strict=True):
             out[rows] = self.pooling(tokens, features["attention_mask"])
         return out
 

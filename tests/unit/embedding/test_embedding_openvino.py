@@ -13,6 +13,7 @@ from onnx import numpy_helper
 
 from topicserve.embedding import BackendRejected, Embedder
 from topicserve.embedding.onnx import FP32_NAME
+from topicserve.embedding.openvino import compile_config
 from topicserve.settings import DEFAULT_MODEL
 from topicserve.space import EmbeddingSpace
 
@@ -61,6 +62,47 @@ def test_openvino_agrees_with_torch_on_short_and_long_texts(embedder, openvino):
     assert np.allclose(batch[: len(TEXTS)], openvino.embed(TEXTS), atol=2e-3)
     assert openvino.backend.batch_size == 8  # compute batches of 8; one batch of 32 gives the same vectors
     assert np.allclose(openvino.embed(TEXTS * 4, batch_size=32), openvino.embed(TEXTS * 4), atol=2e-3)
+
+
+def test_threads_become_streams_of_one_thread_none_pinned():
+    assert compile_config(1, "bf16") == {
+        "INFERENCE_PRECISION_HINT": "bf16", "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+        "ENABLE_CPU_PINNING": False, "INFERENCE_NUM_THREADS": 1,
+    }  # fmt: skip
+    two = compile_config(2, "bf16")
+    assert (two["NUM_STREAMS"], two["PERFORMANCE_HINT"], two["INFERENCE_NUM_THREADS"]) == (2, "THROUGHPUT", 2)
+    assert compile_config(2, "f32", streams=1, pinning=True) | {"INFERENCE_PRECISION_HINT": "bf16"} == {
+        "INFERENCE_PRECISION_HINT": "bf16", "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+        "ENABLE_CPU_PINNING": True, "INFERENCE_NUM_THREADS": 2,
+    }  # fmt: skip
+    assert "INFERENCE_NUM_THREADS" not in compile_config(0, "bf16")  # 0: OpenVINO's own count
+
+
+@pytest.fixture(scope="module")
+def two_streams(cache_dir, openvino):
+    model = Embedder(DEFAULT_MODEL, "cpu", backend="openvino", threads=2, onnx_options={"cache_dir": cache_dir})
+    assert (model.backend.streams, model.backend.threads) == (2, 2)
+    assert not model.backend.compiled.get_property("ENABLE_CPU_PINNING")
+    return model
+
+
+def test_batches_on_two_streams_come_back_in_order_as_on_one(openvino, two_streams):
+    texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 5)]  # several compute batches of 8, two in flight
+    assert len(texts) > 3 * two_streams.backend.batch_size
+    assert np.allclose(two_streams.embed(texts), openvino.embed(texts), atol=2e-3)
+    assert np.allclose(two_streams.embed(texts[:1]), openvino.embed(texts[:1]), atol=2e-3)  # one batch
+
+
+def test_a_caller_stopping_early_leaves_no_request_running(openvino, two_streams):
+    backend = two_streams.backend
+    # A short batch, then a long one (32 windows of 256 tokens) that is still running when the first is read.
+    batches = [two_streams.tokenize(TEXTS[:2]), two_streams.tokenize([HEAD + TAIL] * 32), two_streams.tokenize(TEXTS)]
+    results = backend.compute_all(iter(batches))
+    features, first = next(results)
+    assert features is batches[0] and first.shape[:2] == batches[0]["input_ids"].shape
+    results.close()  # what an exception in the caller's pooling does: the long batch is waited for
+    assert all(request.wait_for(0) for request in backend._requests)  # idle: the next call may start them
+    assert np.allclose(two_streams.embed(TEXTS), openvino.embed(TEXTS), atol=2e-3)
 
 
 def test_the_f32_precision_matches_the_onnx_backend(cache_dir, onnx_fp32):
