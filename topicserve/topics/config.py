@@ -15,6 +15,7 @@ from topicserve.topics.rules import (
     DEFAULT_MARGIN,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_NONE_SCORE,
+    DEFAULT_SECOND,
     DEFAULT_TEMPERATURE,
     describe,
 )
@@ -44,6 +45,13 @@ class TopicsConfig(BaseModel):
         le=1.0,
         description="confidence rule: tag a text only when its best label beats the runner-up, or the runner-up "
         "beats 'none of these', with this pairwise probability (0: no such test; docs/quality.md).",
+    )
+    second: float = Field(
+        DEFAULT_SECOND,
+        ge=0.0,
+        le=1.0,
+        description="confidence rule: keep a topic after the first only when it beats 'none of these' pairwise "
+        "with this probability, on the confidences after the store's neighbours' vote (0: no such test).",
     )
     temperature: float = Field(DEFAULT_TEMPERATURE, gt=0.0, le=100.0, description="Softmax temperature (z units).")
     none_score: float = Field(
@@ -134,10 +142,14 @@ class DecisionRule(BaseModel):
     temperature: float = DEFAULT_TEMPERATURE
     none_score: float = DEFAULT_NONE_SCORE
     margin: float = DEFAULT_MARGIN
+    second: float = DEFAULT_SECOND
 
     @classmethod
     def of(cls, config: TopicsConfig) -> DecisionRule:
-        return cls(**config.model_dump(include={"rule", "min_confidence", "temperature", "none_score", "margin"}))
+        knobs = {"rule", "min_confidence", "temperature", "none_score", "margin", "second"}
+        return cls(**config.model_dump(include=knobs))
 
     def name(self, threshold: float | None) -> str:
-        return describe(self.rule, self.temperature, self.none_score, self.min_confidence, threshold, self.margin)
+        return describe(
+            self.rule, self.temperature, self.none_score, self.min_confidence, threshold, self.margin, self.second
+        )

@@ -36,6 +36,8 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_NONE_SCORE = 2.0
 DEFAULT_MIN_CONFIDENCE = 0.2
 DEFAULT_MARGIN = 0.6  # chosen on the dev sets (docs/quality.md, "Session 5, round 2"); 0: no margin test
+# A later topic must be likelier than "none of these" (docs/quality.md, "Session 6, round 2"); 0: no test
+DEFAULT_SECOND = 0.5
 LEGACY_THRESHOLD = 0.2  # the threshold rule's default (on the `calibration` score scale)
 
 
@@ -64,6 +66,15 @@ def decisive(conf: np.ndarray, z: np.ndarray, margin: float, temperature: float,
     return beats_runner_up | runner_up_on_topic
 
 
+def on_topic(conf: np.ndarray, second: float) -> np.ndarray:
+    """(docs x labels) whether each label beats "none of these" pairwise with probability >= ``second``:
+    ``c_j / (c_j + P(none))`` >= ``second``, ``P(none) = 1 - sum(c)`` (with the neighbours' vote, the
+    mass it took off the labels counts as "none"). ``second`` 0: every label."""
+    conf = np.atleast_2d(conf)
+    none = np.clip(1.0 - conf.sum(axis=1, keepdims=True), 0.0, 1.0)
+    return conf * (1.0 - second) >= second * none
+
+
 def keep(
     scores: np.ndarray,
     conf: np.ndarray,
@@ -72,12 +83,16 @@ def keep(
     threshold: float | None,
     min_confidence: float,
     decided: np.ndarray | None = None,
+    second: float = 0.0,
 ) -> list[list[int]]:
     """Per row: the indices of the kept labels, best first (by confidence, or by score for the
-    threshold rule), at most ``top_k``; none for a row that ``decided`` (`decisive`) marks False."""
+    threshold rule), at most ``top_k``; none for a row that ``decided`` (`decisive`) marks False;
+    after the first, only labels `on_topic` at ``second`` (confidence rule)."""
     out = []
     decided = np.ones(len(np.atleast_2d(conf)), dtype=bool) if decided is None else decided
-    for s_row, c_row, ok in zip(np.atleast_2d(scores), np.atleast_2d(conf), decided, strict=True):
+    later = on_topic(conf, second)
+    rows = zip(np.atleast_2d(scores), np.atleast_2d(conf), decided, later, strict=True)
+    for s_row, c_row, ok, later_ok in rows:
         if rule == "threshold":
             floor = LEGACY_THRESHOLD if threshold is None else threshold
             order = np.argsort(-s_row, kind="stable")[:top_k]
@@ -87,21 +102,27 @@ def keep(
             out.append([])
             continue
         order = np.argsort(-c_row, kind="stable")[:top_k]
-        out.append(
-            [int(j) for j in order if c_row[j] >= min_confidence and (threshold is None or s_row[j] >= threshold)]
-        )
+        kept = [int(j) for j in order if c_row[j] >= min_confidence and (threshold is None or s_row[j] >= threshold)]
+        out.append(kept[:1] + [j for j in kept[1:] if later_ok[j]])
     return out
 
 
 def describe(
-    rule: str, temperature: float, none_score: float, min_confidence: float, threshold, margin: float = 0.0
+    rule: str,
+    temperature: float,
+    none_score: float,
+    min_confidence: float,
+    threshold,
+    margin: float = 0.0,
+    second: float = 0.0,
 ) -> str:
-    """The ``rule`` string a response carries, e.g. ``confidence(T=1,none=2,min=0.2,margin=0.6)``."""
+    """The ``rule`` string a response carries, e.g. ``confidence(T=1,none=2,min=0.2,margin=0.6,second=0.5)``."""
     if rule == "threshold":
         return f"threshold(score>={LEGACY_THRESHOLD if threshold is None else threshold:g})"
     floor = "" if threshold is None else f",score>={threshold:g}"
     decisive_ = f",margin={margin:g}" if margin > 0 else ""
-    return f"confidence(T={temperature:g},none={none_score:g},min={min_confidence:g}{decisive_}{floor})"
+    later = f",second={second:g}" if second > 0 else ""
+    return f"confidence(T={temperature:g},none={none_score:g},min={min_confidence:g}{decisive_}{later}{floor})"
 
 
 def select(labels: Sequence[str], scores: np.ndarray, conf: np.ndarray, kept: list[list[int]]) -> list[list[tuple]]:

@@ -25,6 +25,7 @@ RULE_KNOBS = (
     "rule",
     "min_confidence",
     "margin",
+    "second",
     "temperature",
     "none_score",
     "threshold",

@@ -109,7 +109,7 @@ class ZeroShotBackend:
         if scored.vote is not None:
             conf = conf * scored.vote
         decided = decisive(conf, scored.z, r.margin, r.temperature, r.none_score)
-        kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence, decided)
+        kept = keep(scores, conf, r.rule, top_k, threshold, r.min_confidence, decided, r.second)
         names = [label.label for label in labels]
         best = np.argmax(scores, axis=1)[:, None].tolist() if len(scores) else []
         topics, nearest = select(names, scores, conf, kept), select(names, scores, conf, best)

@@ -9,7 +9,8 @@ import pytest
 from tests.support.app import serve
 from tests.support.models import assign, embedder
 from topicserve.topics import TopicsConfig
-from topicserve.topics.rules import confidences, decisive, keep
+from topicserve.topics.refine import Refinement
+from topicserve.topics.rules import confidences, decisive, keep, on_topic
 
 ON_TOPIC = [
     "Conservators cleaned the bronze bust and removed the old wax from its surface.",
@@ -45,10 +46,50 @@ def test_the_margin_keeps_a_text_torn_between_two_labels_only_when_both_are_on_t
     assert not decisive(c, z, 1.0, 1.0, 2.0)[:2].any()  # margin 1: no runner-up is ever beaten "surely"
 
 
+def test_a_later_topic_is_kept_only_when_it_beats_none_of_these():
+    # without a vote, c_j / (c_j + P(none)) >= 0.5 is z_j >= none_score: 1.9 is below "none" (2), 3.7 above
+    z = np.array([[2.5, 1.9, -5.0], [4.0, 3.7, 0.0], [4.0, 3.8, 3.6]])
+    c = confidences(z, temperature=1.0, none_score=2.0)
+    assert c[0, 1] >= 0.2 and decisive(c, z, 0.6, 1.0, 2.0).all()  # the min and the margin would keep it
+    assert keep(z, c, "confidence", 3, None, 0.2) == [[0, 1], [0, 1], [0, 1, 2]]
+    assert keep(z, c, "confidence", 3, None, 0.2, second=0.5) == [[0], [0, 1], [0, 1, 2]]
+    assert on_topic(c, 0.0).all() and not on_topic(c, 1.0).any()  # 1: only with no "none" mass at all
+    assert keep(z, c, "confidence", 1, None, 0.2, second=1.0) == [[0], [0], [0]]  # the first topic: never
+
+
+def split_store(agreement_: float) -> Refinement:
+    """5 stored documents along e0 (best label 0), 5 along e1 (best label 1), one along e2 (far)."""
+    pool = np.eye(3, dtype=np.float32)[[0] * 5 + [1] * 5 + [2]]
+    near_z = np.array([[3.0, 0.0]] * 5 + [[0.0, 3.0]] * 5 + [[0.0, 0.0]], np.float32)
+    return Refinement(
+        pool.mean(0), np.zeros((2, 3), np.float32), 0.4, np.zeros(2), np.ones(2), (0, 0), 11,
+        gate_low=-1.0, gate_high=-0.9, neighbours=pool, k=10, neighbour_z=near_z,
+        neighbour_weight=0.7 * agreement_, agreement=agreement_,
+    )  # fmt: skip
+
+
+def test_a_store_whose_neighbours_split_between_two_labels_keeps_only_the_first():
+    """A text between two labels, each strong (a second topic without a store), whose 10 nearest
+    stored documents split 5/5 between them: where stored neighbours share labels (agreement 0.85,
+    AG News) the vote takes their mass to "none" and the second topic goes; where they rarely do
+    (0.2, a small multi-label store) both stay."""
+    text, z = np.array([[0.6, 0.8, 0.0]], np.float32), np.array([[4.0, 3.7]])
+    plain = confidences(z, 1.0, 2.0)
+    got = {}
+    for agreed in (0.85, 0.2):
+        vote = split_store(agreed).apply_with_vote(text, np.zeros((1, 2)), np.zeros(2), np.ones(2))[3]
+        assert vote is not None and np.allclose(vote, 1 - agreed / 2)  # shares 0.5 / 0.5, gate 1
+        conf = plain * vote
+        got[agreed] = keep(z, conf, "confidence", 2, None, 0.2, decisive(conf, z, 0.6, 1.0, 2.0), second=0.5)
+    assert got == {0.85: [[0]], 0.2: [[0, 1]]}
+    assert keep(z, plain, "confidence", 2, None, 0.2, second=0.5) == [[0, 1]]  # no store: both
+
+
 def test_default_rule_gives_confidences_and_ranks_like_the_scores():
     result = assign(TopicsConfig(), ON_TOPIC)
-    assert result.rule == "confidence(T=1,none=2,min=0.2,margin=0.6)"
-    assert assign(TopicsConfig(margin=0), ON_TOPIC[:1]).rule == "confidence(T=1,none=2,min=0.2)"
+    assert result.rule == "confidence(T=1,none=2,min=0.2,margin=0.6,second=0.5)"
+    assert assign(TopicsConfig(margin=0, second=0), ON_TOPIC[:1]).rule == "confidence(T=1,none=2,min=0.2)"
+    assert assign(TopicsConfig(margin=0), ON_TOPIC[:1]).rule == "confidence(T=1,none=2,min=0.2,second=0.5)"
     tops = [r.topics[0].label for r in result.results]
     assert tops == ["conservation", "museum operations", "photography"]
     for r in result.results:
