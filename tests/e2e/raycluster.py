@@ -42,11 +42,6 @@ FAST_STOP = {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
 # not match the store) waited out two more Ingress starts for the same error. One start here; a
 # replica that dies after it started (the durability tests' kills) is still replaced as before.
 FAIL_FAST = {"RAY_SERVE_MAX_PER_REPLICA_RETRY_COUNT": "1"}
-# Ray starts its workers (every replica) at nice 15, and `make test` runs lint + unit tests beside
-# the e2e tests at nice 19: on 2 cores that lane took ~30 % of a core from the replicas the e2e
-# tests wait on. At nice 0 (what Ray's job manager gives its drivers) the replicas come first and
-# the side lane runs on what they leave idle (the e2e tests mostly wait on HTTP and polls).
-WORKERS_FIRST = {"RAY_worker_niceness": "0"}
 
 
 class LocalRay:
@@ -72,14 +67,7 @@ class LocalRay:
         """(Re)start a single-node head; ``env`` is what `ray start` (and so every worker) sees."""
         self.stop()
         # Serve's request path as `make run` starts it (HAProxy ingress: topicserve/localray.py).
-        self.env = {
-            "HF_HUB_OFFLINE": "1",
-            **request_path_env(),
-            **FAST_STOP,
-            **FAIL_FAST,
-            **WORKERS_FIRST,
-            **(env or {}),
-        }
+        self.env = {"HF_HUB_OFFLINE": "1", **request_path_env(), **FAST_STOP, **FAIL_FAST, **(env or {})}
         self.head.start(BIN / "ray", self.workdir / "ray-head.log", env=self.env)
 
     def ensure_started(self) -> None:
