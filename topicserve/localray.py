@@ -20,6 +20,8 @@ from pathlib import Path
 import requests
 
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
+# What `serve deploy` / `serve status` send to the dashboard (ray.dashboard.modules.serve.sdk).
+SERVE_API = "/api/serve/applications/"
 
 # Serve's request path, read by `ray start` (the controller, the proxies, every replica): HAProxy on
 # the HTTP port forwarding straight to the Ingress replicas' own HTTP servers (direct ingress), instead

@@ -25,12 +25,10 @@ from tqdm import tqdm
 
 from topicserve.device import has_local_gpu
 from topicserve.gitarchive import archive_repo_name, build_archive, repo_root
-from topicserve.localray import DEFAULT_DASHBOARD, RayHead, dashboard_up, request_path_env
+from topicserve.localray import DEFAULT_DASHBOARD, SERVE_API, RayHead, dashboard_up, request_path_env
 from topicserve.redact import redact
 
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus.jsonl"
-# What `serve status` / `serve deploy` ask the dashboard (ray.dashboard.modules.serve.sdk).
-SERVE_API = "/api/serve/applications/"
 POLL_S = 1.0
 
 

@@ -20,16 +20,15 @@ from typing import Any
 import requests
 import yaml
 
-from topicserve.localray import RayHead, RayPorts, request_path_env
+from topicserve.localray import SERVE_API, RayHead, RayPorts, request_path_env
 
 BIN = Path(sys.executable).parent
 LOCK_PATH = "/tmp/topicserve-ray.lock"
 PORTS = RayPorts.block(int(os.environ.get("TOPICSERVE_TEST_RAY_PORT_BASE", "26300")))
 SERVE_PORT = int(os.environ.get("TOPICSERVE_TEST_SERVE_PORT", "28000"))
-# What `serve deploy` / `serve status` send to the dashboard (ray.dashboard.modules.serve.sdk), sent
+# What `serve deploy` / `serve status` send to the dashboard (SERVE_API, topicserve.localray) is sent
 # here with requests: each `serve` command is a fresh Python importing Ray (seconds of CPU on the
 # tests' 2 cores), and the waits below ask for the status every half second.
-SERVE_API = "/api/serve/applications/"
 # What `ray list actors` asks the dashboard for (ray.util.state.api), for the same reason.
 ACTORS_API = "/api/v0/actors"
 POLL_S = 0.5
