@@ -33,10 +33,16 @@ SERVE_API = "/api/serve/applications/"
 # load balancers can deregister it) and only then drains its ongoing requests: on a single-node head
 # nothing but the local HAProxy routes to it, and HAProxy's reload is local, so 2 s is plenty. These
 # heads (`make run`, the tests' Ray, the bench) are single-node; k8s keeps Ray's default.
+# The controller gives a new proxy RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S (Ray's default 5 s) to answer
+# its first ready check: the proxy's worker start, its imports and, here, the haproxy process. On a
+# loaded two-core machine that took longer (CI of stop 19; the tests' controller logs "readiness check
+# ... didn't complete in 5.0s"); the controller then kills the proxy and the first deploy on a fresh
+# Serve fails with a 500 (ActorDiedError: HAProxyManager "killed by `ray.kill`"). 30 s covers it.
 # An operator's own value of a variable wins (RAY_SERVE_ENABLE_HA_PROXY=0: Serve's proxy as before).
 SERVE_REQUEST_PATH_ENV = {
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
 }
 
 

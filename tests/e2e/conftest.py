@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.raycluster import LOCK_PATH, POLL_S, PORTS, SERVE_PORT, LocalRay
+from tests.e2e.raycluster import CONTROLLER_WARNINGS, LOCK_PATH, POLL_S, PORTS, SERVE_PORT, LocalRay
 from topicserve import device, gitarchive, localrun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +63,15 @@ def pytest_collection_modifyitems(items):
     ordered = sorted((items[i] for i in slots), key=lambda item: rank.get(Path(item.path).stem, len(rank)))
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a failed or erroring e2e test: what the tests' Serve controllers warned about."""
+    if not (terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")) or not CONTROLLER_WARNINGS:
+        return
+    terminalreporter.section("Serve controller warnings and errors (count, message)")
+    for line, count in CONTROLLER_WARNINGS.most_common(25):
+        terminalreporter.write_line(f"{count:5d}  {line}")
 
 
 @pytest.fixture(scope="session")
