@@ -26,6 +26,10 @@ PORT = SERVE_PORT
 DASHBOARD = f"http://127.0.0.1:{PORTS.dashboard}"
 BASE = f"http://127.0.0.1:{PORT}"
 APP = "topicserve"
+# serve_config.yaml's http_options.request_timeout_s (60 s): by then the server has answered (a JSON 504
+# from the handle deadline before it). A read made while a replica restarts waits this long, so that
+# a slow machine gets the server's answer rather than a client timeout.
+REQUEST_TIMEOUT_S = yaml.safe_load((ROOT / "serve_config.yaml").read_text())["http_options"]["request_timeout_s"]
 # For an Ingress redeployed with a side config: no model copy of its own. Its background load would
 # compete with the tests for the two cores, and the few-text requests of those tests then reach the
 # Embedder deployment (the one whose limits and deadline they test) instead of the copy.

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from tests.e2e.conftest import BASE, ROOT, local_config
+from tests.e2e.conftest import BASE, REQUEST_TIMEOUT_S, ROOT, local_config
 from tests.e2e.raycluster import POLL_S
 from tests.support.small_model import DIM
 from topicserve.settings import DEFAULT_MODEL
@@ -112,10 +112,10 @@ def test_backfill_commits_through_the_service_and_resumes(deployed, tmp_path):
     stats = json.loads((tmp_path / "stats.json").read_text())  # where the time went (bench/backfill.py)
     assert stats["documents"] == 20 and "EmbedBatch" in stats["ray_data"]
     assert {"startup_s", "wait_s", "topics_s", "commit_s"} <= stats.keys()
-    from_parquet = requests.get(f"{BASE}/documents/{parquet[3]['id']}", timeout=30).json()
+    from_parquet = requests.get(f"{BASE}/documents/{parquet[3]['id']}", timeout=REQUEST_TIMEOUT_S).json()
     assert from_parquet["text"] == parquet[3]["text"] and from_parquet["metadata"] == {"n": 3}
 
-    got = requests.get(f"{BASE}/documents/{jsonl[5]['id']}", timeout=30).json()
+    got = requests.get(f"{BASE}/documents/{jsonl[5]['id']}", timeout=REQUEST_TIMEOUT_S).json()
     assert got["text"] == jsonl[5]["text"] and got["metadata"] == {"n": 5} and got["timestamp"].startswith("2026-03-01")
     # The same topics the service gives the same text over HTTP.
     http = requests.post(
@@ -135,7 +135,7 @@ def test_a_bad_record_fails_the_run_naming_it_and_commits_nothing_of_its_batch(d
     out = backfill(local_ray, str(tmp_path / "bad.jsonl"))
     assert out.returncode != 0
     assert bad[1]["id"] in out.stderr and "timestamp" in out.stderr
-    assert requests.get(f"{BASE}/documents/{bad[0]['id']}", timeout=30).status_code == 404
+    assert requests.get(f"{BASE}/documents/{bad[0]['id']}", timeout=REQUEST_TIMEOUT_S).status_code == 404
 
 
 def _wait_for(ray, app: str, status: str, check=lambda: True, timeout: float = 600) -> dict:
@@ -205,7 +205,7 @@ def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(
         assert out.returncode == 0, out.stdout + out.stderr
         assert f"{DEFAULT_MODEL} (384-dim" in out.stdout and f"small-model ({DIM}-dim" in out.stdout
         assert f"backfill: {before['documents']} documents committed" in out.stdout
-        moved = requests.get(f"{BASE}/small/documents/{old[1]['id']}", timeout=30).json()
+        moved = requests.get(f"{BASE}/small/documents/{old[1]['id']}", timeout=REQUEST_TIMEOUT_S).json()
         assert moved["text"] == old[1]["text"] and moved["metadata"] == {"n": 1}
         assert moved["timestamp"].startswith("2026-03-01")
         hits = requests.post(f"{BASE}/small/search", json={"query": old[2]["text"], "k": 3}, timeout=60).json()

@@ -7,8 +7,9 @@ import signal
 import time
 
 import pytest
+import requests
 
-from tests.e2e.conftest import APP, BASE, deploy_app, local_config
+from tests.e2e.conftest import APP, BASE, REQUEST_TIMEOUT_S, deploy_app, local_config
 from tests.e2e.raycluster import POLL_S
 
 pytestmark = pytest.mark.e2e
@@ -26,13 +27,22 @@ DOCS = [
 
 
 def _wait_doc(http, doc_id: str, timeout: float = 300) -> dict:
+    """The document, once the store answers for it. While the new State replica starts, a read
+    waits in Serve's queue for it; on a slow machine that outlasts any short client timeout, so each
+    read waits as long as the server's own request timeout (60 s) and a client timeout is a retry."""
     deadline = time.monotonic() + timeout
+    last = "no answer"
     while time.monotonic() < deadline:
-        resp = http.get(f"{BASE}/documents/{doc_id}", timeout=30)
+        try:
+            resp = http.get(f"{BASE}/documents/{doc_id}", timeout=REQUEST_TIMEOUT_S)
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+            continue
         if resp.status_code == 200:
             return resp.json()
+        last = f"{resp.status_code} {resp.text}"
         time.sleep(POLL_S)
-    raise AssertionError(f"{doc_id} not back after {timeout}s: {resp.status_code} {resp.text}")
+    raise AssertionError(f"{doc_id} not back after {timeout}s: {last}")
 
 
 def test_state_replica_restart_keeps_acknowledged_documents(deployed, http):
