@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ MAX_OWN_TEXTS = 3  # a label with more texts of its own already has several word
 MIN_TEXT_CHARS, MAX_TEXT_CHARS = 8, 400
 _DEFINITION_KEYS = ("definitions", "paraphrases", "descriptions")
 _EXAMPLE_KEYS = ("examples", "documents")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 RULE = (
     f"labels with at most {MAX_OWN_TEXTS} texts of their own get up to {N_DEFINITIONS} paraphrases and "
     f"{N_EXAMPLES} examples from the LLM, after their own; in the background (the unexpanded labels serve "
@@ -222,7 +224,7 @@ class LabelExpander:
             definitions, examples = parse_expansion(reply)
         except Exception as exc:  # any failure leaves the label as it is, reported
             reason = exc.message if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}"
-            self.failures[key] = redact(reason)[:300]
+            self.failures[key] = _URL.sub("(the LLM endpoint)", redact(reason))[:300]  # status output: no URLs
             log.warning("label %r not expanded: %s", label.label, self.failures[key])
             return
         found = Expansion(label=label.label, prompt=source.prompt.name, llm=source.public_name)

@@ -265,3 +265,21 @@ def test_expansion_is_off_by_default_and_validates_its_prompt_name(server):
 
     with pytest.raises(InvalidInput):
         TopicModel(embed, config(server, expand_prompt="no-such-prompt-v1"))
+
+
+def test_through_the_app_a_failing_llm_never_gives_a_5xx_and_readyz_says_why(server, tmp_path):
+    from tests.support.app import serve
+    from tests.support.models import embedder
+
+    server.script = [("status", 500)]
+    with serve(tmp_path / "store", embedder(), topics=config(server)) as (_, http):
+        resp = http.post("/topics", json={"texts": [WATCH_TEXT]})
+        assert resp.status_code == 200, resp.text
+        for _ in range(100):  # the expansion runs in the background: wait until it has given up
+            expansion = http.get("/readyz").json()["topics"]["expansion"]
+            if not expansion["pending"]:
+                break
+            time.sleep(0.1)
+        assert expansion["expanded"] == [] and "HTTP 500" in expansion["failed"]["Horology"]
+        assert server.url.split("//")[1] not in http.get("/readyz").text  # no endpoint in status output
+        assert http.post("/topics", json={"texts": [WATCH_TEXT]}).status_code == 200
