@@ -283,3 +283,33 @@ def test_through_the_app_a_failing_llm_never_gives_a_5xx_and_readyz_says_why(ser
         assert expansion["expanded"] == [] and "HTTP 500" in expansion["failed"]["Horology"]
         assert server.url.split("//")[1] not in http.get("/readyz").text  # no endpoint in status output
         assert http.post("/topics", json={"texts": [WATCH_TEXT]}).status_code == 200
+
+
+def test_feedback_examples_keep_moving_an_expanded_label(server):
+    """The backend is built on the labels as used (expanded): confirmed feedback still applies to them."""
+    from topicserve.topics.examples import FeedbackExamples
+
+    async def run():
+        examples = {"horology": await embed(["A vintage wristwatch sold for a record price at auction."])}
+
+        async def generation():
+            return 1
+
+        async def fetch(per_label):
+            return examples
+
+        with_feedback = await expanded_model_with(config(server), FeedbackExamples(generation, fetch))
+        without = await expanded_model_with(config(server).model_copy(update={"use_feedback": False}), None)
+        vectors = await embed([WATCH_TEXT])
+        return [await m.backend.scorer.scores(vectors, m.taxonomy.topics) for m in (with_feedback, without)]
+
+    moved, unmoved = asyncio.run(run())
+    assert moved[0][0] != unmoved[0][0]  # Horology's score moved with its examples
+    assert moved[0][1] == unmoved[0][1]  # Cooking has none
+
+
+async def expanded_model_with(cfg: TopicsConfig, feedback) -> TopicModel:
+    model = TopicModel(embed, cfg, feedback=feedback)
+    await model.expansion_done()
+    assert label(model, "Horology").examples == EXAMPLES
+    return model
