@@ -8,7 +8,8 @@ measures the mechanism with a stand-in. The "LLM" is a loopback OpenAI-compatibl
 examples of bench/ag_news_taxonomy.yaml, which were written by hand from the AG News class
 definitions, never from its rows (the file's header says so). The caller sends one-line labels;
 the expansion goes through the service's own path (expand_labels, the prompt, parsing, the cache,
-the taxonomy swap). Rows 0-1999 only: the test rows are never read.
+the taxonomy swap). Two stress rows show the cost of bad expansions: generic templated texts, and
+every label given the next label's texts. Rows 0-1999 only: the test rows are never read.
 
 Reported per variant, with and without a refinement pool (the split's vectors, no labels): top-1,
 share tagged, precision of the topics given (bench/ag_news.py's report), and the LLM calls made.
@@ -32,10 +33,40 @@ sys.path.insert(0, str(ROOT))
 from bench.ag_news import DEFAULT_DATA, DEV_ROWS, TAXONOMY, one_line, report  # noqa: E402
 from bench.vector_cache import cached_vectors  # noqa: E402
 from tests.support.chat import ChatServer  # noqa: E402
+from topicserve.settings import get_settings  # noqa: E402
 from topicserve.taxonomy import Label  # noqa: E402
 
-# (definitions, examples) the stand-in LLM gives per label: the prompt asks for 3 + 5
-SHAPES = {"3 paraphrases + 5 examples": (3, 5), "3 paraphrases only": (3, 0), "5 examples only": (0, 5)}
+
+def hand(n_definitions: int, n_examples: int):
+    return lambda label, labels: (label.descriptions[:n_definitions], label.examples[:n_examples])
+
+
+def generic(label: Label, labels: list[Label]) -> tuple[list[str], list[str]]:
+    """A content-free stand-in: what a weak LLM might write (stress row, not a quality estimate)."""
+    name = label.label
+    return [f"Texts about {name}.", f"The topic of {name}.", f"Anything related to {name}."], [
+        f"This is a news article about {name}.",
+        f"Here is the latest {name} story.",
+        f"A report on {name} today.",
+        f"An update in {name}.",
+        f"More {name} news.",
+    ]
+
+
+def wrong_class(label: Label, labels: list[Label]) -> tuple[list[str], list[str]]:
+    """The next label's texts: an LLM that misreads every label (stress row: the cost of bad expansions)."""
+    other = labels[(labels.index(label) + 1) % len(labels)]
+    return other.descriptions[:3], other.examples[:5]
+
+
+# What the stand-in LLM answers per label: (definitions, examples); the prompt asks for 3 + 5.
+STAND_INS = {
+    "3 hand-written paraphrases + 5 examples": hand(3, 5),
+    "3 hand-written paraphrases only": hand(3, 0),
+    "5 hand-written examples only": hand(0, 5),
+    "stress: generic templated texts": generic,
+    "stress: the next label's texts (wrong class)": wrong_class,
+}
 
 
 def dev_rows(path: Path, limit: int) -> list[dict]:
@@ -46,14 +77,14 @@ def dev_rows(path: Path, limit: int) -> list[dict]:
     return rows[: limit or DEV_ROWS]
 
 
-def stand_in(labels: list[Label], shape: tuple[int, int]):
-    """The loopback LLM's answer to one expansion prompt: that label's hand-written texts."""
+def stand_in(labels: list[Label], texts):
+    """The loopback LLM's answer to one expansion prompt."""
     by_name = {label.label: label for label in labels}
 
     def reply(body: dict) -> str:
         name = body["messages"][-1]["content"].split("Topic: ", 1)[1].split("\n", 1)[0]
-        label = by_name[name]
-        return json.dumps({"definitions": label.descriptions[: shape[0]], "examples": label.examples[: shape[1]]})
+        definitions, examples = texts(by_name[name], labels)
+        return json.dumps({"definitions": definitions, "examples": examples})
 
     return reply
 
@@ -69,7 +100,6 @@ async def measure(name, model, texts, vectors, gold) -> dict:
 
 async def run(rows: list[dict], labels: list[Label], server: ChatServer) -> list[dict]:
     from topicserve.embedding import Embedder
-    from topicserve.settings import get_settings
     from topicserve.topics import TopicModel, TopicsConfig
 
     embedder = Embedder(get_settings().embedding_model, get_settings().embedding_device)
@@ -85,14 +115,14 @@ async def run(rows: list[dict], labels: list[Label], server: ChatServer) -> list
         if pool == "split":  # a store holding these texts: their vectors, no labels
             model.refiner.set_pool(vectors)
         variants = {"one-line labels (no expansion)": (TopicsConfig(taxonomy=one_line(labels)), None)}
-        for shape_name, shape in SHAPES.items():
-            llm = {"url": server.url, "model": f"hand-written-{shape[0]}+{shape[1]}", "retries": 0}
+        for i, (stand_in_name, answer) in enumerate(STAND_INS.items()):
+            llm = {"url": server.url, "model": f"stand-in-{i}", "retries": 0}  # a model name each: a cache key each
             cfg = TopicsConfig(taxonomy=one_line(labels), expand_labels=True, llm=llm)
-            variants[f"one-line + expansion: {shape_name}"] = (cfg, shape)
+            variants[f"one-line + expansion: {stand_in_name}"] = (cfg, answer)
         variants["full hand-written labels sent by the caller (reference)"] = (TopicsConfig(taxonomy=labels), None)
-        for name, (cfg, shape) in variants.items():
-            if shape is not None:
-                server.script = [stand_in(labels, shape)]
+        for name, (cfg, answer) in variants.items():
+            if answer is not None:
+                server.script = [stand_in(labels, answer)]
             calls = len(server.requests)
             model.configure(cfg)
             await model.expansion_done()
@@ -118,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(rows)} AG News dev rows; load: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as cache, ChatServer() as server:
         os.environ["TOPICSERVE_LABEL_EXPANSIONS_DIR"] = cache  # a fresh cache: every expansion is asked for
+        get_settings.cache_clear()  # read at import already (topicserve.taxonomy)
         results = asyncio.run(run(rows, labels, server))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

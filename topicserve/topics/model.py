@@ -19,7 +19,14 @@ from topicserve.settings import get_settings
 from topicserve.taxonomy import Label, Taxonomy
 from topicserve.topics.base import Assignment, BackendContext, EmbedFn, TopicBackend, TopicScore
 from topicserve.topics.config import DecisionRule, TopicsConfig, TopicsOverride
-from topicserve.topics.expand import ExpansionStore, LabelExpander, Source, chat_model, source_of
+from topicserve.topics.expand import (
+    ExpansionStore,
+    LabelExpander,
+    Source,
+    chat_model,
+    nearest_label_gate,
+    source_of,
+)
 from topicserve.topics.refine import Refiner
 from topicserve.topics.registry import build_backend
 from topicserve.topics.vectors import LabelVectors
@@ -113,10 +120,10 @@ class TopicModel:
         self.config, self.taxonomy, self.backend = config, taxonomy, backend
         self._expansion = (source, base, {a.label for a, b in zip(labels, base.topics, strict=True) if a is not b})
         self._expansion_task: asyncio.Task | None = None
-        self._expansion_wanted: tuple[TopicsConfig, Source, list[Label]] | None = None
+        self._expansion_wanted: tuple[TopicsConfig, Taxonomy, Source, list[Label]] | None = None
         self._expansion_todo = todo  # what the expansion asks for (expansion_info)
         if source is not None and todo and expand:
-            self._expansion_wanted = (config, source, todo)
+            self._expansion_wanted = (config, base, source, todo)
         self._start_expansion()
 
     def _start_expansion(self) -> None:
@@ -133,14 +140,14 @@ class TopicModel:
         _BACKGROUND.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(_BACKGROUND.discard)
 
-    async def _expand(self, config: TopicsConfig, source: Source, todo: list[Label]) -> None:
+    async def _expand(self, config: TopicsConfig, base: Taxonomy, source: Source, todo: list[Label]) -> None:
         try:
-            await self.expander.expand(todo, source, await chat_model(source, self.context))
+            gate = nearest_label_gate(self.label_vectors, base.topics)
+            await self.expander.expand(todo, source, await chat_model(source, self.context), gate)
         except Exception:  # never let the background task die silently; the labels stay unexpanded
             log.exception("label expansion failed")
         if self.config is not config:  # a newer configuration owns the model now (it expands its own)
             return
-        _, base, _ = self._expansion
         labels, _ = self.expander.apply(base.topics, source, disk=False)
         applied = {a.label for a, b in zip(labels, base.topics, strict=True) if a is not b}
         if applied != self._expansion[2]:  # swap in one step: no await between taxonomy and backend

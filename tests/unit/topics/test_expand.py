@@ -37,7 +37,7 @@ EXAMPLES = [
     "A new wristwatch with a tourbillon movement was unveiled in Geneva.",
     "The grandfather clock's pendulum was restored by a specialist.",
     "Collectors paid a record price for a vintage chronograph at auction.",
-    "The escapement regulates how the gear train releases energy.",
+    "The antique wall clock was wound and set to the right time.",
 ]
 # matches only the LLM's example wording: without the expansion it goes to Sports (measured)
 WATCH_TEXT = "The balance wheel and escapement of the movement were serviced."
@@ -111,7 +111,7 @@ def test_an_expanded_label_holds_the_llms_texts_after_the_callers_own(server):
     info = model.info()["expansion"]
     assert info["expanded"] == ["Horology"] and info["skipped"] == ["Sports"]
     assert info["prompt"] == "label-expand-v1" and info["llm"] == "openai:loopback-model"
-    assert info["failed"] == {} and info["pending"] == []
+    assert info["failed"] == {} and info["pending"] == [] and info["dropped"] == {}
 
 
 def test_the_expansion_changes_a_decision(server):
@@ -313,3 +313,21 @@ async def expanded_model_with(cfg: TopicsConfig, feedback) -> TopicModel:
     await model.expansion_done()
     assert label(model, "Horology").examples == EXAMPLES
     return model
+
+
+def test_llm_texts_nearer_another_label_are_dropped(server):
+    """An LLM that misreads a label (here: writes about food for Horology) does not drag it onto
+    another label: its texts are nearer Cooking than Horology, so none is kept, and the report says so."""
+    food = {"definitions": ["Recipes, ingredients and home cooking."], "examples": ["Stir the onions until golden."]}
+    server.script = [lambda body: json.dumps(food) if "Topic: Horology" in body["messages"][-1]["content"] else "{}"]
+
+    async def run():
+        model = await expanded_model(config(server))
+        return model, model_version(model), model_version(TopicModel(embed, config(server, expand=False)))
+
+    model, version, unexpanded = asyncio.run(run())
+    assert label(model, "Horology") == Label.model_validate(HOROLOGY)
+    info = model.info()["expansion"]
+    assert info["expanded"] == [] and info["dropped"] == {"Horology": 2}
+    assert "nearer another label" in info["failed"]["Horology"]
+    assert version == unexpanded
