@@ -29,6 +29,7 @@ import re
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,7 +133,12 @@ def source_of(config: TopicsConfig) -> Source | None:
     kind = config.expand_client
     if kind == "auto":
         kind = config.backend if config.backend != "zeroshot" else "openai"
-    return Source(kind, config.llm, load_prompt(config.llm.expand_prompt))
+    return Source(kind, config.llm, _prompt(config.llm.expand_prompt))
+
+
+@cache
+def _prompt(name: str) -> Prompt:  # a shipped file: read once (per-call overrides configure a variant each)
+    return load_prompt(name)
 
 
 def wants_expansion(label: Label) -> bool:
