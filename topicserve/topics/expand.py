@@ -174,6 +174,17 @@ def parse_expansion(reply: str) -> tuple[list[str], list[str]]:
     return definitions, examples
 
 
+def expansions_directory(configured: str | None, storage_uri: str) -> str:
+    """``TOPICSERVE_LABEL_EXPANSIONS_DIR``, or (unset) ``label-expansions`` beside a local store: a
+    directory that outlives a redeploy, unlike the Ray working_dir. An object store (s3://) has no
+    such sibling here (smart_open's S3 needs boto3, not in the lock): the working dir's .data/."""
+    if configured is not None:
+        return configured
+    if "://" in storage_uri and not storage_uri.startswith("file://"):
+        return ".data/label-expansions"
+    return str(Path(storage_uri.removeprefix("file://")).expanduser().parent / "label-expansions")
+
+
 class ExpansionStore:
     """One JSON file per expansion in a local directory (empty: memory only). Files are written to a
     temporary name and renamed, so a reader never sees half a file; an unreadable one is a miss."""

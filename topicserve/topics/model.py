@@ -24,6 +24,7 @@ from topicserve.topics.expand import (
     LabelExpander,
     Source,
     chat_model,
+    expansions_directory,
     nearest_label_gate,
     source_of,
 )
@@ -43,7 +44,9 @@ class TopicModel:
         self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None, feedback=None
     ) -> None:
         # feedback: a topics.examples.FeedbackExamples (the writer's confirmed examples), or None
-        expander = LabelExpander(ExpansionStore(get_settings().label_expansions_dir))
+        settings = get_settings()
+        directory = expansions_directory(settings.label_expansions_dir, settings.storage_uri)
+        expander = LabelExpander(ExpansionStore(directory))
         self.context = BackendContext(
             embed, label_vectors or LabelVectors(embed), feedback=feedback, refiner=Refiner(), expander=expander
         )

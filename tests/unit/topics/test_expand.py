@@ -331,3 +331,17 @@ def test_llm_texts_nearer_another_label_are_dropped(server):
     assert info["expanded"] == [] and info["dropped"] == {"Horology": 2}
     assert "nearer another label" in info["failed"]["Horology"]
     assert version == unexpanded
+
+
+def test_by_default_expansions_are_kept_beside_a_local_store(server, tmp_path, monkeypatch):
+    from topicserve.topics.expand import expansions_directory
+
+    monkeypatch.delenv("TOPICSERVE_LABEL_EXPANSIONS_DIR")
+    monkeypatch.setenv("TOPICSERVE_STORAGE_URI", str(tmp_path / "data" / "store"))
+    asyncio.run(expanded_model(config(server)))
+    assert len(list((tmp_path / "data" / "label-expansions").glob("*.json"))) == 2
+    assert expansions_directory(None, "/data/topicserve/store") == "/data/topicserve/label-expansions"
+    assert expansions_directory(None, "file:///srv/store") == "/srv/label-expansions"
+    assert expansions_directory(None, ".data/store") == ".data/label-expansions"
+    assert expansions_directory(None, "s3://bucket/prefix") == ".data/label-expansions"  # working dir
+    assert expansions_directory("", "/data/store") == ""  # memory only
