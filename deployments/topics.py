@@ -59,7 +59,9 @@ class Topics:
     async def _embed(self, texts: list[str]) -> np.ndarray:
         return await self._embedder.embed(texts)
 
-    def reconfigure(self, config: dict) -> None:
+    async def reconfigure(self, config: dict) -> None:
+        # async: on the replica's event loop, where the LLM label expansion (expand_labels) starts its
+        # background task; reconfigure itself never waits for the LLM (topics/expand.py).
         self.model.configure(TopicsConfig.model_validate(config))
 
     async def tag(self, texts, vectors) -> Tagged:

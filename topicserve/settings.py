@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         "docs/store.md, 'Upgrading the embedding model'.",
     )
     taxonomy_path: str = Field("", description="Taxonomy YAML; empty means the bundled default.")
+    label_expansions_dir: str | None = Field(
+        None,
+        description="Where LLM label expansions (TopicsConfig.expand_labels) are kept, one JSON file each, so a "
+        "restarted Topics replica does not ask the LLM again: a local directory (a volume shared by replicas). "
+        "Unset: `label-expansions` beside a local store (storage_uri), .data/label-expansions with an object "
+        "store; empty: memory only.",
+    )
     max_items: int = Field(256, ge=1, description="Most texts/documents in one request.")
     max_text_chars: int = Field(100_000, ge=1, description="Longest accepted text.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest accepted request body.")

@@ -28,12 +28,13 @@ class Tagged(BaseModel):
 
 
 def model_version(model: TopicModel) -> str:
-    """The taxonomy version of ``model``'s live configuration (cached per configuration object and
-    refinement: with ``refine_from_store`` on, a re-estimated refinement is a new version)."""
+    """The taxonomy version of ``model``'s live configuration (cached per configuration and taxonomy
+    object and refinement: with ``refine_from_store`` on, a re-estimated refinement is a new version;
+    LLM label expansions landing swap the taxonomy object, topics/expand.py)."""
     refinement = model.refinement_id() if model.config.refine_from_store else None
-    key = (model.config, refinement)
+    key = (model.config, model.taxonomy, refinement)
     cached = getattr(model, "_version_cache", None)
-    if cached is not None and cached[0][0] is key[0] and cached[0][1] == key[1]:
+    if cached is not None and cached[0][0] is key[0] and cached[0][1] is key[1] and cached[0][2] == key[2]:
         return cached[1]
     version = taxonomy_version(
         model.config, model.taxonomy.topics, get_settings().embedding_model, reference_sentences(), refinement
@@ -44,10 +45,11 @@ def model_version(model: TopicModel) -> str:
 
 async def tag(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> Tagged:
     """Topics (what ``TopicModel.assign`` gives), nearest labels and the version, from one config."""
-    config = model.config  # a reconfigure may swap it while this awaits: version what was used
+    # a reconfigure (or LLM label expansions landing) may swap these while this awaits: version what was used
+    config, taxonomy = model.config, model.taxonomy
     topics, nearest = await model.assign_with_nearest(texts, vectors)  # one scoring gives both
     version = model_version(model)  # after scoring: it names the refinement the scores used
-    if model.config is not config:  # reconfigured meanwhile: tag again with the new one
+    if model.config is not config or model.taxonomy is not taxonomy:  # swapped meanwhile: tag again
         return await tag(model, texts, vectors)
     return Tagged(version=version, topics=topics, nearest=nearest)
 

@@ -24,6 +24,10 @@ class LLMConfig(BaseModel):
     api_key_env: str = Field("TOPICSERVE_LLM_API_KEY", description="Environment variable holding the API key.")
     prompt: str = Field("topics-v1", description="Prompt template in topicserve/prompts/ (name-vN).")
     label_prompt: str = Field("cluster-label-v1", description="Prompt that names discovered clusters.")
+    expand_prompt: str = Field(
+        "label-expand-v1", description="Prompt that expands a label into paraphrases and examples (expand_labels)."
+    )
+    expand_max_tokens: int = Field(600, ge=16, le=4096, description="Reply length of one label expansion.")
     timeout_s: float = Field(20.0, gt=0, le=600)
     retries: int = Field(2, ge=0, le=10, description="Extra attempts after a timeout, 429 or 5xx.")
     backoff_s: float = Field(0.5, ge=0, le=30)

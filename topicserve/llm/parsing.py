@@ -5,6 +5,9 @@ return objects instead of strings. The parser accepts, in order of preference: t
 array of strings (or of objects with a "label"/"topic"/"name" key), an object holding such an
 array under "topics"/"labels", and as a last resort a bulleted or numbered list. Anything else
 is an `LLMError`, which makes the caller fall back to the taxonomy backend.
+
+``parse_object`` finds the first JSON object in a reply the same way (fences and chatter are fine):
+the label expansion's replies (topics/expand.py).
 """
 
 from __future__ import annotations
@@ -66,3 +69,20 @@ def parse_labels(reply: str, limit: int = 20) -> list[str]:
         return _clean(bullets, limit)
     preview = " ".join(text.split())[:120]
     raise LLMError(f"LLM reply holds no JSON list of labels: {preview!r}")
+
+
+def parse_object(reply: str) -> dict:
+    """The first JSON object anywhere in ``reply``; an `LLMError` when there is none."""
+    text = _FENCE.sub("", reply or "")
+    decoder = json.JSONDecoder()
+    for start, char in enumerate(text):
+        if char != "{":
+            continue
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    preview = " ".join(text.split())[:120]
+    raise LLMError(f"LLM reply holds no JSON object: {preview!r}")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from topicserve.llm.base import ChatModel
     from topicserve.topics.config import TopicsConfig
     from topicserve.topics.examples import FeedbackExamples
+    from topicserve.topics.expand import LabelExpander
     from topicserve.topics.refine import Refiner
     from topicserve.topics.vectors import LabelVectors
 
@@ -66,14 +67,18 @@ class TopicBackend(Protocol):
 @dataclass
 class BackendContext:
     """What backends built for one TopicModel share: the embedding function, the cached label
-    vectors, the chat models already loaded (keyed by backend and LLM config) and the pool of
-    unlabelled documents the zero-shot scores are refined from (refine.py; None: no refinement)."""
+    vectors, the chat models already loaded (keyed by backend and LLM config), the pool of
+    unlabelled documents the zero-shot scores are refined from (refine.py; None: no refinement) and
+    the LLM label expansions known so far (expand.py)."""
 
     embed: EmbedFn
     label_vectors: LabelVectors
     chat_models: dict[str, ChatModel] = field(default_factory=dict)
     feedback: FeedbackExamples | None = None  # confirmed examples from the writer (topics/examples.py)
     refiner: Refiner | None = None
+    expander: LabelExpander | None = None
 
 
-BackendFactory = Callable[["TopicsConfig", BackendContext], TopicBackend]
+# (config, context, labels): ``labels`` are the taxonomy's labels as the model uses them (LLM
+# expansions included), default the config's own; the configured labels learn from feedback.
+BackendFactory = Callable[["TopicsConfig", BackendContext, "Sequence[Label] | None"], TopicBackend]

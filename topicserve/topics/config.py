@@ -83,7 +83,19 @@ class TopicsConfig(BaseModel):
         "gate lets the text be refined; topics/refine.py). AG News dev top-1 0.849 -> 0.862, off-topic texts and "
         "labels of another domain as without (docs/quality.md).",
     )
-    llm: LLMConfig = Field(default_factory=LLMConfig, description="Used by the openai/transformers backends.")
+    llm: LLMConfig = Field(
+        default_factory=LLMConfig, description="Used by the openai/transformers backends and by expand_labels."
+    )
+    expand_labels: bool = Field(
+        False,
+        description="Labels with at most 3 texts of their own get 3 paraphrases and 5 example documents from the "
+        "configured LLM (llm.expand_prompt), after their own; once per label, cached in memory and under "
+        "TOPICSERVE_LABEL_EXPANSIONS_DIR. In the background: the unexpanded labels serve until they land "
+        "(topics/expand.py; /readyz topics info says which labels are expanded, pending or failed).",
+    )
+    expand_client: Literal["auto", "openai", "transformers"] = Field(
+        "auto", description="expand_labels' LLM client; auto: the LLM backend's own, openai with backend zeroshot."
+    )
     use_feedback: bool = Field(
         True, description="Confirmed/added feedback moves each taxonomy label toward its examples (topics/examples.py)."
     )

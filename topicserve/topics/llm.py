@@ -54,14 +54,16 @@ def make_chat_model(backend: str, config: LLMConfig) -> ChatModel:
         return FailedChatModel(f"{backend}:{config.model}", exc.message)
 
 
-def build_llm_backend(config: TopicsConfig, context: BackendContext) -> LLMBackend:
+def build_llm_backend(
+    config: TopicsConfig, context: BackendContext, labels: Sequence[Label] | None = None
+) -> LLMBackend:
     key = f"{config.backend}|{config.llm.model_dump_json()}"
     cache = context.chat_models
     if key not in cache:
         cache[key] = make_chat_model(config.backend, config.llm)
     prompt = load_prompt(config.llm.prompt)
     label_prompt = load_prompt(config.llm.label_prompt)
-    fallback = build_zeroshot_backend(config, context)
+    fallback = build_zeroshot_backend(config, context, labels)
     return LLMBackend(cache[key], prompt, label_prompt, config.llm, fallback, context.embed)
 
 

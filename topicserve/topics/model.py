@@ -1,23 +1,40 @@
 """The topic model the Topics deployment wraps: the taxonomy, the live config and a backend from the
 registry. Backends sit behind one interface (base.py) and are built on demand (registry.py). A pool
 of unlabelled document vectors (`set_pool`: the store's; or a large batch, ``pool_from_batch``)
-refines the zero-shot scores (refine.py); ``refinement_id`` in `info` fingerprints it."""
+refines the zero-shot scores (refine.py); ``refinement_id`` in `info` fingerprints it. With
+``expand_labels`` the taxonomy's one-line labels get LLM-written paraphrases and examples
+(expand.py): cached ones at once, the others in the background, swapped in when they land (the
+taxonomy object changes, and with it the version: stored documents are re-tagged)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 
-from topicserve.taxonomy import Label
+from topicserve.settings import get_settings
+from topicserve.taxonomy import Label, Taxonomy
 from topicserve.topics.base import Assignment, BackendContext, EmbedFn, TopicBackend, TopicScore
 from topicserve.topics.config import DecisionRule, TopicsConfig, TopicsOverride
+from topicserve.topics.expand import (
+    ExpansionStore,
+    LabelExpander,
+    Source,
+    chat_model,
+    expansions_directory,
+    nearest_label_gate,
+    source_of,
+)
 from topicserve.topics.refine import Refiner
 from topicserve.topics.registry import build_backend
 from topicserve.topics.vectors import LabelVectors
 from topicserve.topics.zeroshot import ZeroShotBackend, build_zeroshot_backend
+
+log = logging.getLogger(__name__)
+_BACKGROUND: set[asyncio.Task] = set()  # label expansions running (held here until done)
 
 
 class TopicModel:
@@ -27,7 +44,12 @@ class TopicModel:
         self, embed: EmbedFn, config: TopicsConfig | None = None, *, label_vectors=None, feedback=None
     ) -> None:
         # feedback: a topics.examples.FeedbackExamples (the writer's confirmed examples), or None
-        self.context = BackendContext(embed, label_vectors or LabelVectors(embed), feedback=feedback, refiner=Refiner())
+        settings = get_settings()
+        directory = expansions_directory(settings.label_expansions_dir, settings.storage_uri)
+        expander = LabelExpander(ExpansionStore(directory))
+        self.context = BackendContext(
+            embed, label_vectors or LabelVectors(embed), feedback=feedback, refiner=Refiner(), expander=expander
+        )
         self.configure(config or TopicsConfig())
 
     @property
@@ -66,7 +88,7 @@ class TopicModel:
         other = TopicModel.__new__(TopicModel)
         other.context = dataclasses.replace(self.context, refiner=Refiner(self.refiner.params))
         other.refiner.set_pool(vectors)
-        other.configure(self.config)
+        other.configure(self.config, expand=False)
         return other
 
     def _batch_pool(self, vectors: np.ndarray) -> bool:
@@ -84,16 +106,78 @@ class TopicModel:
     def label_vectors(self) -> LabelVectors:
         return self.context.label_vectors
 
-    def configure(self, config: TopicsConfig) -> None:
-        taxonomy = config.load_taxonomy()  # validate before swapping anything in
-        backend: TopicBackend = build_backend(config, self.context)
+    @property
+    def expander(self) -> LabelExpander:
+        assert self.context.expander is not None
+        return self.context.expander
+
+    def configure(self, config: TopicsConfig, *, expand: bool = True) -> None:
+        """Swap ``config`` in. With ``expand_labels``, the known expansions apply at once (memory, and
+        the persisted ones when ``expand``), and (``expand``) the missing ones are asked of the LLM in
+        the background; ``expand=False`` (variants, per-call overrides) never calls the LLM."""
+        base = config.load_taxonomy()  # validate before swapping anything in
+        source = source_of(config)
+        labels, todo = self.expander.apply(base.topics, source, disk=expand)
+        taxonomy = base.model_copy(update={"topics": labels}) if source else base
+        backend: TopicBackend = build_backend(config, self.context, taxonomy.topics)
         self.config, self.taxonomy, self.backend = config, taxonomy, backend
+        self._expansion = (source, base, {a.label for a, b in zip(labels, base.topics, strict=True) if a is not b})
+        self._expansion_task: asyncio.Task | None = None
+        self._expansion_wanted: tuple[TopicsConfig, Taxonomy, Source, list[Label]] | None = None
+        self._expansion_todo = todo  # what the expansion asks for (expansion_info)
+        if source is not None and todo and expand:
+            self._expansion_wanted = (config, base, source, todo)
+        self._start_expansion()
+
+    def _start_expansion(self) -> None:
+        """Start the wanted expansion on the running event loop (none: the first async call starts it)."""
+        wanted = getattr(self, "_expansion_wanted", None)
+        if wanted is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._expansion_wanted = None
+        self._expansion_task = task = loop.create_task(self._expand(*wanted))
+        _BACKGROUND.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(_BACKGROUND.discard)
+
+    async def _expand(self, config: TopicsConfig, base: Taxonomy, source: Source, todo: list[Label]) -> None:
+        try:
+            gate = nearest_label_gate(self.label_vectors, base.topics)
+            await self.expander.expand(todo, source, await chat_model(source, self.context), gate)
+        except Exception:  # never let the background task die silently; the labels stay unexpanded
+            log.exception("label expansion failed")
+        if self.config is not config:  # a newer configuration owns the model now (it expands its own)
+            return
+        labels, _ = self.expander.apply(base.topics, source, disk=False)
+        applied = {a.label for a, b in zip(labels, base.topics, strict=True) if a is not b}
+        if applied != self._expansion[2]:  # swap in one step: no await between taxonomy and backend
+            taxonomy: Taxonomy = base.model_copy(update={"topics": labels})
+            self.taxonomy, self.backend = taxonomy, build_backend(config, self.context, labels)
+            self._expansion = (source, base, applied)
+
+    async def expansion_done(self) -> None:
+        """Wait until the expansion in progress (if any) has landed or failed."""
+        self._start_expansion()
+        if self._expansion_task is not None:
+            await asyncio.shield(self._expansion_task)
+
+    def expansion_info(self) -> dict | None:
+        """Which configured labels are LLM-expanded, pending, failed or left alone (None: off)."""
+        source, base, applied = self._expansion
+        if source is None:
+            return None
+        task, todo = self._expansion_task, self._expansion_todo
+        asking = todo if self._expansion_wanted or (task and not task.done()) else []
+        return self.expander.report(base.topics, applied, {label.label for label in asking}, source)
 
     def variant(self, config: TopicsConfig) -> TopicModel:
         """Another configuration sharing this one's embeddings and loaded models (for comparisons)."""
         other = TopicModel.__new__(TopicModel)
         other.context = self.context
-        other.configure(config)
+        other.configure(config, expand=False)
         return other
 
     def overridden(self, override: TopicsOverride | dict) -> TopicModel:
@@ -121,6 +205,7 @@ class TopicModel:
             "refine_neighbours": self.config.refine_neighbours,
             "refinement_id": self.refinement_id(),
             "refinement_pool": 0 if self.refiner.pool is None else len(self.refiner.pool),
+            "expansion": self.expansion_info(),
         }
 
     async def assign_detailed(
@@ -137,6 +222,7 @@ class TopicModel:
         taxonomy, ``override`` changes what a caller may change (see TopicsOverride), for this call only.
         ``pool_from_batch`` (``/evaluate``): the batch's own vectors refine the scores when the batch
         is at least ``min_pool`` texts and larger than the store's pool (no labels are used)."""
+        self._start_expansion()
         if override is not None:
             model = self.overridden(override)
             return await model.assign_detailed(
@@ -146,6 +232,8 @@ class TopicModel:
             return await self.with_pool(vectors).assign_detailed(texts, vectors, labels, top_k, threshold)
         if len(texts) == 0:
             return Assignment(results=[], backend=self.backend.name, prompt=self.backend.prompt)
+        if labels:  # per-call labels: the expansions already made for the same texts, never an LLM call
+            labels = self.expander.apply(labels, self._expansion[0], disk=False)[0]
         return await self.backend.assign(
             texts,
             vectors,
@@ -170,6 +258,7 @@ class TopicModel:
         """Taxonomy topics for each text and its nearest taxonomy label (the best zero-shot score,
         kept or not). The zero-shot backend gives both from one scoring; an LLM backend's topics come
         from the LLM and the nearest label from its zero-shot fallback (same feedback, same refinement)."""
+        self._start_expansion()
         labels, vectors = self.taxonomy.topics, np.asarray(vectors, np.float32)
         if len(texts) == 0 or not labels:
             return [[] for _ in texts], [None for _ in texts]
@@ -180,7 +269,7 @@ class TopicModel:
             )
             return topics, list(nearest)
         topics = await self.assign(texts, vectors)
-        fallback = getattr(self.backend, "fallback", None) or build_zeroshot_backend(self.config, self.context)
+        fallback = getattr(self.backend, "fallback", None) or build_zeroshot_backend(self.config, self.context, labels)
         _, nearest = await fallback.decide_with_nearest(vectors, labels, self.config.top_k, self.config.threshold)
         return topics, list(nearest)
 

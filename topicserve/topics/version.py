@@ -1,12 +1,14 @@
 """The taxonomy version: a stable id of what stored tags mean. Ray-free.
 
 It hashes exactly what decides which topics a text gets: the labels with their descriptions,
-paraphrases and examples (promoted candidates included), the decision rule's knobs, the score
-scale and pooling, the backend with its model, prompt name and sampling, the embedding model and
-the bundled background sentences. It leaves out what does not change a tag: the taxonomy's name
-and version string, the order of labels, endpoints, keys, timeouts and retries. Two configs
-with the same version tag every text alike; any change of meaning gives a new version, and the
-re-tag worker (topicserve/retag.py) brings stored documents up to it.
+paraphrases and examples (promoted candidates and LLM expansions included: topics/expand.py adds
+its texts to the labels' paraphrases and examples, so a landed expansion is a new version, and a
+restarted replica that reads the same expansions from its cache keeps the version), the decision
+rule's knobs, the score scale and pooling, the backend with its model, prompt name and sampling,
+the embedding model and the bundled background sentences. It leaves out what does not change a
+tag: the taxonomy's name and version string, the order of labels, endpoints, keys, timeouts and
+retries. Two configs with the same version tag every text alike; any change of meaning gives a
+new version, and the re-tag worker (topicserve/retag.py) brings stored documents up to it.
 """
 
 from __future__ import annotations

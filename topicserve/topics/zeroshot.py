@@ -122,10 +122,14 @@ class ZeroShotBackend:
         return Assignment(results=results, backend=self.name, rule=self.rule.name(threshold))
 
 
-def build_zeroshot_backend(config: TopicsConfig, context: BackendContext) -> ZeroShotBackend:
+def build_zeroshot_backend(
+    config: TopicsConfig, context: BackendContext, labels: Sequence[Label] | None = None
+) -> ZeroShotBackend:
+    """``labels``: the taxonomy's labels as the model uses them (LLM expansions included; default the
+    config's own): they learn from feedback."""
     feedback = None
     if config.use_feedback and context.feedback is not None:  # the configured labels learn from feedback
-        keys = {label.key() for label in config.load_taxonomy().topics}
+        keys = {label.key() for label in (config.load_taxonomy().topics if labels is None else labels)}
         feedback = (context.feedback, keys, config.feedback_examples)
     refiner = context.refiner if config.refine_from_store else None
     scorer = ZeroShotScorer(
