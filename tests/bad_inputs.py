@@ -478,6 +478,7 @@ EVALUATE = [
     post("eval: against prompt path", EV, evaluate({"prompt": "../../etc/passwd"}), 422, "against.prompt"),
     post("eval: against prompt /dev/zero", EV, evaluate({"prompt": "/dev/zero"}), 422, "against.prompt"),
     post("eval: against unknown prompt", EV, evaluate({"prompt": "topics-v99"}), 422, "against.prompt"),
+    post("eval: against a non-tagging prompt", EV, evaluate({"prompt": "cluster-label-v1"}), 422, "against.prompt"),
     post("eval: against 10,000 labels", EV, evaluate({"labels": labels(10_000)}), 422, "against.labels"),
     post("eval: against label-text bomb", EV, evaluate({"labels": BOMB}), 422, "against.labels"),
     post(

@@ -18,8 +18,11 @@ from topicserve.errors import InvalidInput
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*-v\d+$")
 SHIPPED_PROMPTS = tuple(sorted(p.stem for p in PROMPT_DIR.glob("*.txt") if _NAME.match(p.stem)))
-# A request may name a prompt only by one of these names: the set of files, not a path.
-PromptName = Literal[SHIPPED_PROMPTS]  # type: ignore[valid-type]
+# The prompts that tag texts (`topics-vN`): the others name discovered clusters or expand labels and
+# have other placeholders. A request may choose how its texts are tagged, so it may name a prompt
+# only by one of these names: a set of files, not a path, and never a prompt made for another job.
+TOPIC_PROMPTS = tuple(name for name in SHIPPED_PROMPTS if name.startswith("topics-"))
+PromptName = Literal[TOPIC_PROMPTS]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.app import started_gateway
 from topicserve.api import build_app
+from topicserve.llm.base import LLMConfig
 from topicserve.settings import Settings
 from topicserve.topics import LabelVectors, TopicModel, TopicsConfig, TopicsOverride
 
@@ -112,12 +113,16 @@ def test_a_valid_against_is_evaluated_with_the_servers_own_backend(client):
 
 
 def test_override_keeps_the_servers_backend_and_llm():
-    base = TopicsConfig(backend="openai", threshold=0.3)
-    changed = TopicsOverride(prompt="cluster-label-v1", top_k=1).apply(base)
-    assert changed.backend == "openai" and changed.llm.url == base.llm.url and changed.llm.prompt == "cluster-label-v1"
+    # The server's own prompt may be any file; a call may pick only a tagging prompt (topics-vN).
+    base = TopicsConfig(backend="openai", threshold=0.3, llm=LLMConfig(prompt="topics-v0"))
+    changed = TopicsOverride(prompt="topics-v1", top_k=1).apply(base)
+    assert changed.backend == "openai" and changed.llm.url == base.llm.url and changed.llm.prompt == "topics-v1"
     assert changed.top_k == 1 and changed.threshold == 0.3
-    zeroshot = TopicsOverride(prompt="cluster-label-v1").apply(TopicsConfig())
-    assert zeroshot.llm.prompt == TopicsConfig().llm.prompt  # a prompt is used only by LLM backends
+    zeroshot = TopicsOverride(prompt="topics-v1").apply(TopicsConfig(llm=LLMConfig(prompt="topics-v0")))
+    assert zeroshot.llm.prompt == "topics-v0"  # a prompt is used only by LLM backends
+    for other_job in ("cluster-label-v1", "label-expand-v1"):  # shipped, but they do not tag texts
+        with pytest.raises(ValueError, match="prompt"):
+            TopicsOverride.model_validate({"prompt": other_job})
     with pytest.raises(ValueError, match="Extra inputs"):
         TopicsOverride.model_validate({"llm": {"url": "http://x"}})
 
