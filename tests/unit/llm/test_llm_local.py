@@ -11,56 +11,25 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from tests.support.models import embed
+from tests.support.tiny_llm import build_tiny_model
 from topicserve.llm.base import LLMConfig
 from topicserve.llm.local_hf import TransformersChatModel
 from topicserve.topics import TopicModel, TopicsConfig
 
 ANSWER = '["sculpture"]'
-VOCAB = ["[UNK]", "[PAD]", "[EOS]", ANSWER, "the", "a", "statue", "of", "bronze", "topics", "document", "json"]
-
-
-def build_tiny_model(path, *, answer: bool) -> str:
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(VOCAB)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]")
-    fast.save_pretrained(path)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(VOCAB),
-        n_positions=2048,
-        n_embd=16,
-        n_layer=1,
-        n_head=2,
-        tie_word_embeddings=False,
-        eos_token_id=2,
-        pad_token_id=1,
-        bos_token_id=2,
-    )
-    model = GPT2LMHeadModel(config)
-    if answer:
-        with torch.no_grad():
-            direction = torch.randn(16)
-            model.transformer.ln_f.weight.zero_()
-            model.transformer.ln_f.bias.copy_(direction)  # every position's final state = direction
-            model.lm_head.weight.zero_()
-            model.lm_head.weight[VOCAB.index(ANSWER)] = direction  # ... whose best next token is ANSWER
-    model.save_pretrained(path)
-    return str(path)
+VOCAB = [ANSWER, "the", "a", "statue", "of", "bronze", "topics", "document", "json"]
 
 
 @pytest.fixture(scope="module")
 def answering_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-answer"), answer=True)
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-answer"), VOCAB, ANSWER)
 
 
 @pytest.fixture(scope="module")
 def random_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-random"), answer=False)
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-random"), VOCAB, None)
 
 
 def assign(model_path: str, text: str = "the bronze statue of a document"):
