@@ -358,6 +358,9 @@ TOPICS = [
     post("topics: top_k 51", T, {"texts": ["ok"], "top_k": 51}, 422, "top_k"),
     post("topics: threshold 101", T, {"texts": ["ok"], "threshold": 101}, 422, "threshold"),  # bounds: -100..100
     post("topics: threshold '0.5'", T, {"texts": ["ok"], "threshold": "0.5"}, 422, "threshold"),
+    post("topics: margin 1.5", T, {"texts": ["ok"], "margin": 1.5}, 422, "margin"),
+    post("topics: second -0.1", T, {"texts": ["ok"], "second": -0.1}, 422, "second"),
+    post("topics: second '0.5'", T, {"texts": ["ok"], "second": "0.5"}, 422, "second"),
     Case("topics: threshold NaN", "POST", T, 422, "threshold", raw=b'{"texts": ["ok"], "threshold": NaN}'),
     Case("topics: threshold -Infinity", "POST", T, 422, "threshold", raw=b'{"texts": ["ok"], "threshold": -Infinity}'),
     post("topics: backend field", T, {"texts": ["ok"], "backend": "openai"}, 422, "backend"),

@@ -205,9 +205,8 @@ class Gateway:
 
     async def assign_topics(self, req: s.TopicsRequest) -> s.TopicsResponse:
         vectors = await self._embed(req.texts)
-        override = {
-            k: v for k, v in {"min_confidence": req.min_confidence, "margin": req.margin}.items() if v is not None
-        }
+        knobs = {"min_confidence": req.min_confidence, "margin": req.margin, "second": req.second}
+        override = {k: v for k, v in knobs.items() if v is not None}
         assigned, info = await asyncio.gather(
             self.topics.assign_detailed(req.texts, vectors, req.labels, req.top_k, req.threshold, override or None),
             self.topics.info(),

@@ -350,6 +350,9 @@ class TopicsRequest(Strict):
     margin: float | None = Field(
         None, ge=0.0, le=1.0, description="Overrides the configured margin (0: no margin test)."
     )
+    second: float | None = Field(
+        None, ge=0.0, le=1.0, description="Overrides the configured second (0: no second-topic test)."
+    )
 
     @field_validator("texts")
     @classmethod

@@ -132,12 +132,13 @@ class TopicsOverride(StrictModel):
     rule: Rule | None = None
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)
     margin: float | None = Field(None, ge=0.0, le=1.0)
+    second: float | None = Field(None, ge=0.0, le=1.0)
     prompt: PromptName | None = Field(None, description="A prompt in topicserve/prompts/; used by LLM backends only.")
     use_feedback: bool | None = Field(None, description="With or without the feedback examples (compare both).")
 
     def apply(self, base: TopicsConfig) -> TopicsConfig:
         """``base`` (the server's configuration) with these overrides."""
-        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence", "margin", "use_feedback")
+        plain = ("threshold", "top_k", "calibration", "rule", "min_confidence", "margin", "second", "use_feedback")
         update: dict = {k: getattr(self, k) for k in plain if getattr(self, k) is not None}
         if self.labels is not None:
             update.update(taxonomy=list(self.labels), taxonomy_path="", promote=[])

@@ -120,5 +120,9 @@ def test_topics_endpoint_reports_rule_and_confidence(tmp_path):
             "/topics", json={"texts": [OFF_TOPIC[0]], "top_k": 1, "min_confidence": 0.0, "margin": 0.0}
         ).json()
         assert len(forced["results"][0]["topics"]) == 1 and forced["results"][0]["topics"][0]["confidence"] < 0.2
+        # the second-topic test per call: the rule that kept the topics says which one ran
+        assert body["rule"].endswith(",second=0.5)")
+        plain = http.post("/topics", json={"texts": [ON_TOPIC[0]], "second": 0.0}).json()
+        assert plain["rule"] == "confidence(T=1,none=2,min=0.2,margin=0.6)"
         bad = http.post("/topics", json={"texts": ["x"], "min_confidence": 2})
         assert bad.status_code == 422 and bad.json()["error"]["field"].endswith("min_confidence")
