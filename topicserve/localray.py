@@ -20,6 +20,9 @@ from pathlib import Path
 import requests
 
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
+# What `ray start --block` prints once its node is up. Its dashboard answers seconds before that (the
+# raylet still registers with the GCS: ~4 s here), and a start can still fail in between.
+STARTED_MARK = b"will now block forever"
 # What `serve deploy` / `serve status` send to the dashboard (ray.dashboard.modules.serve.sdk).
 SERVE_API = "/api/serve/applications/"
 
@@ -123,14 +126,33 @@ class RayHead:
         args = ["start", "--head", "--block", "--disable-usage-stats", "--dashboard-host", "127.0.0.1"]
         return args + self.ports.args() + (["--temp-dir", self.temp_dir] if self.temp_dir else [])
 
-    def start(self, ray_bin: Path, log_path: Path, env: dict[str, str] | None = None, timeout: float = 180) -> None:
-        """Start the head in its own session (it outlives this process) and wait for its dashboard."""
+    def start(
+        self, ray_bin: Path, log_path: Path, env: dict[str, str] | None = None, timeout: float = 180, attempts: int = 2
+    ) -> None:
+        """Start the head in its own session (it outlives this process) and wait until it is up: its
+        dashboard answers and `ray start` says it started (STARTED_MARK).
+
+        On a loaded machine `ray start` can give up on its own raylet ("The current node timed out
+        during startup": Ray 2.60 waits a fixed 30 s for the raylet to register with the GCS), after
+        its dashboard already answered: seen in a local CI with the machine saturated. Such a start
+        is cleaned up and tried again, up to ``attempts`` times in all."""
         if dashboard_up(self.dashboard):
             raise RuntimeError(f"a Ray dashboard already answers at {self.dashboard}: its ports are taken")
+        for attempt in range(1, attempts + 1):
+            failure = self._start_once(ray_bin, log_path, env, timeout)
+            if failure is None:
+                return
+            if attempt == attempts:
+                raise RuntimeError(failure)
+            print(f"`ray start --head` did not come up (attempt {attempt} of {attempts}); starting it again")
+
+    def _start_once(self, ray_bin: Path, log_path: Path, env: dict[str, str] | None, timeout: float) -> str | None:
+        """One `ray start --head --block`; None once it is up, else why not (its processes stopped)."""
         child_env = {**os.environ, **(env or {})}
         for name in ("RAY_ADDRESS", "RAY_DASHBOARD_ADDRESS"):  # a head must not join another cluster
             child_env.pop(name, None)
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = log_path.stat().st_size if log_path.exists() else 0  # the log is appended to
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [str(ray_bin), *self.start_args()],
@@ -142,12 +164,22 @@ class RayHead:
             )
         self.pid = proc.pid
         deadline = time.monotonic() + timeout
-        while not dashboard_up(self.dashboard):
+        while True:
+            started = STARTED_MARK in log_path.read_bytes()[offset:]
+            if started and dashboard_up(self.dashboard):
+                return None
             if proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"`ray start --head` did not come up (log {log_path}):\n{tail}")
-            time.sleep(1)
+                break
+            time.sleep(0.5)
+        self.pid = None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: what it started, even after it exited
+        proc.wait()
+        stop_by = time.monotonic() + 30
+        while dashboard_up(self.dashboard, timeout=1) and time.monotonic() < stop_by:
+            time.sleep(0.5)
+        tail = log_path.read_bytes()[offset:].decode(errors="replace")[-3000:]
+        return f"`ray start --head` did not come up (log {log_path}):\n{tail}"
 
     def alive(self) -> bool:
         """The recorded pid is still this head (not a process that reused the pid)."""
