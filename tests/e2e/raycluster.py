@@ -54,8 +54,9 @@ def controller_warnings(temp_dir: Path) -> Counter[str]:
     for log in temp_dir.glob("session_2*/logs/serve/controller_*.log"):
         for line in log.read_text(errors="replace").splitlines():
             head, _, message = line.partition(" -- ")
-            if message and head.split(" ", 1)[0] in ("WARNING", "ERROR"):
-                found[f"{head.split(' ', 1)[0]} {re.sub(r'[0-9a-f]{16,}', '<id>', message)[:300]}"] += 1
+            level = head.split(" ", 1)[0]
+            if message and level in ("WARNING", "ERROR"):
+                found[f"{level} {re.sub(r'[0-9a-f]{16,}', '<id>', message)[:300]}"] += 1
     return found
 
 

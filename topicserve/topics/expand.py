@@ -218,12 +218,9 @@ class ExpansionStore:
 
 async def chat_model(source: Source, context: BackendContext) -> ChatModel:
     """The chat model of ``source``, shared with the LLM backend's (same key: one local model loaded)."""
-    from topicserve.topics.llm import make_chat_model  # lazy: the LLM clients load only when asked for
+    from topicserve.topics.llm import cached_chat_model  # lazy: the LLM clients load only when asked for
 
-    key = f"{source.kind}|{source.llm.model_dump_json()}"
-    if key not in context.chat_models:
-        context.chat_models[key] = await asyncio.to_thread(make_chat_model, source.kind, source.llm)
-    return context.chat_models[key]
+    return await asyncio.to_thread(cached_chat_model, source.kind, source.llm, context.chat_models)
 
 
 class LabelExpander:

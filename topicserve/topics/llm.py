@@ -54,17 +54,23 @@ def make_chat_model(backend: str, config: LLMConfig) -> ChatModel:
         return FailedChatModel(f"{backend}:{config.model}", exc.message)
 
 
+def cached_chat_model(backend: str, config: LLMConfig, cache: dict[str, ChatModel]) -> ChatModel:
+    """The chat model for ``backend`` and ``config`` from ``cache`` (a BackendContext's), made once:
+    the LLM backend and the label expansion (topics/expand.py) share one loaded model."""
+    key = f"{backend}|{config.model_dump_json()}"
+    if key not in cache:
+        cache[key] = make_chat_model(backend, config)
+    return cache[key]
+
+
 def build_llm_backend(
     config: TopicsConfig, context: BackendContext, labels: Sequence[Label] | None = None
 ) -> LLMBackend:
-    key = f"{config.backend}|{config.llm.model_dump_json()}"
-    cache = context.chat_models
-    if key not in cache:
-        cache[key] = make_chat_model(config.backend, config.llm)
+    chat = cached_chat_model(config.backend, config.llm, context.chat_models)
     prompt = load_prompt(config.llm.prompt)
     label_prompt = load_prompt(config.llm.label_prompt)
     fallback = build_zeroshot_backend(config, context, labels)
-    return LLMBackend(cache[key], prompt, label_prompt, config.llm, fallback, context.embed)
+    return LLMBackend(chat, prompt, label_prompt, config.llm, fallback, context.embed)
 
 
 class LLMBackend:
