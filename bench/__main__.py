@@ -5,7 +5,7 @@
 
 Peers (each run, in this order, on the same AG News texts cut to one sentence):
   raw      in-process sentence-transformers encode (torch fp32, batch 32; all cores and 1 thread) and
-           topicserve's Embedder on onnx, onnx-int8 and openvino;
+           topicserve's Embedder on onnx, onnx-int8, openvino and openvino-int8;
   infinity infinity-emb 0.0.78 (torch engine, batch 64) in build/venv-infinity on a loopback port;
   service  POST /v1/embeddings of topicserve on local Ray (32 texts a request, 4 clients), one
            deployment per Embedder configuration (backend, replicas x threads), started under the
@@ -52,10 +52,10 @@ CORES = os.cpu_count() or 1
 # the rest: request-path modes, bench.service.RAY_MODES): as serve_config.yaml ships it (1 replica, num_cpus
 # 1 -> 1 thread), threads = cores, replicas x 1 thread = cores (what `make run` starts); that size without the Ingress's
 # model copy (i0) and on Serve's Python proxy (px: the request path before HAProxy became the default);
-# int8 at the same size, on HAProxy and on the proxy; openvino.
+# int8 at the same size, on HAProxy and on the proxy; openvino; openvino-int8.
 DEFAULT_CONFIGS = (
     f"torch:1x1,torch:1x{CORES},torch:{CORES}x1,torch:{CORES}x1:i0,torch:{CORES}x1:px,"
-    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:px,openvino:{CORES}x1"
+    f"onnx-int8:{CORES}x1,onnx-int8:{CORES}x1:px,openvino:{CORES}x1,openvino-int8:{CORES}x1"
 )
 
 

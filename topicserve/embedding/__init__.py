@@ -1,4 +1,5 @@
-"""Sentence embeddings: ``Embedder`` on a backend (TOPICSERVE_EMBEDDING_BACKEND: torch, onnx, onnx-int8, openvino)."""
+"""Sentence embeddings: ``Embedder`` on a backend (TOPICSERVE_EMBEDDING_BACKEND: torch, onnx, onnx-int8, openvino,
+openvino-int8)."""
 
 from topicserve.embedding.base import (
     BACKENDS,

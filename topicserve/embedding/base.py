@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Features = dict[str, np.ndarray]  # a padded batch: input_ids, attention_mask (, token_type_ids)
-BackendName = Literal["torch", "onnx", "onnx-int8", "openvino"]
-BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "openvino")
+BackendName = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 
 class BackendRejected(RuntimeError):
@@ -102,7 +102,7 @@ class Backend(ABC):
     max_tokens: int
     dim: int
     threads: int = 0  # CPU threads of the compute step (0: the runtime's default)
-    precision: str = "f32"  # the compute step's arithmetic: f32, int8 (onnx-int8), bf16 (openvino on AMX)
+    precision: str = "f32"  # the compute step's arithmetic: f32, int8 (onnx-int8), bf16 (openvino on AMX), int8+bf16
     pad_to_multiple_of: int | None = None  # pad a batch's length up to a multiple (fewer distinct shapes)
     batch_size: int = 32  # texts per compute call: an embed() of more is split, longest texts first
 
@@ -119,6 +119,14 @@ class Backend(ABC):
     def reference(self) -> np.ndarray | None:
         """fp32 vectors of GATE_SENTENCES to gate this backend on; None for the reference itself."""
         return None
+
+    def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Padded token ids of a batch (each text fits the window: long texts were split before)."""
+        batch = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np",
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )  # fmt: skip
+        return {k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}
 
 
 # The load gate's fixed sentences: short and long, several domains, punctuation and numbers.
@@ -160,10 +168,10 @@ def load_backend(name: str, model_dir: Path, device: str, threads: int, **option
         from topicserve.embedding.onnx import OnnxBackend
 
         return OnnxBackend(model_dir, quantized=name == "onnx-int8", threads=threads, **options)
-    if name == "openvino":
+    if name in ("openvino", "openvino-int8"):
         from topicserve.embedding.openvino import OpenVinoBackend
 
-        return OpenVinoBackend(model_dir, threads=threads, **options)
+        return OpenVinoBackend(model_dir, threads=threads, quantized=name == "openvino-int8", **options)
     raise ValueError(f"unknown embedding backend {name!r}: choose one of {', '.join(BACKENDS)}")
 
 
@@ -250,11 +258,7 @@ class Embedder:
 
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Padded token ids of a batch (each text fits the window: long texts were split before)."""
-        batch = self.backend.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np",
-            pad_to_multiple_of=self.backend.pad_to_multiple_of,
-        )  # fmt: skip
-        return {k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}
+        return self.backend.tokenize(texts)
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """tokenize -> compute -> pool, in batches of similar length (less padding), original order."""

