@@ -51,6 +51,7 @@ def serve(model_dir: Path, port: int, batch_size: int = 64, threads: int = 0):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0"}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
+    (ROOT / "build" / "bench").mkdir(parents=True, exist_ok=True)  # a fresh clone has no build/
     log = (ROOT / "build" / "bench" / "infinity.log").open("w")
     cmd = [
         str(exe), "v2", "--model-id", str(model_dir), "--served-model-name", "bench", "--engine", "torch",

@@ -1,6 +1,6 @@
 """The headroom of LLM-expanded label prototypes (topics/expand.py) on AG News **dev** rows only.
 
-    python bench/label_expansion.py [PATH] [--limit N]
+    python bench/label_expansion.py [PATH] [--limit N] [--part dev|test]
 
 No real LLM is reachable here, so this does not measure what a real LLM's expansions are worth: it
 measures the mechanism with a stand-in. The "LLM" is a loopback OpenAI-compatible server
@@ -9,7 +9,9 @@ examples of bench/ag_news_taxonomy.yaml, which were written by hand from the AG 
 definitions, never from its rows (the file's header says so). The caller sends one-line labels;
 the expansion goes through the service's own path (expand_labels, the prompt, parsing, the cache,
 the taxonomy swap). Two stress rows show the cost of bad expansions: generic templated texts, and
-every label given the next label's texts. Rows 0-1999 only: the test rows are never read.
+every label given the next label's texts. Rows 0-1999 (dev) by default; everything about the
+expansion (3 + 5 texts, the gate, which labels) was chosen on them. ``--part test`` reads rows
+2000+ instead, to report what those choices give on rows never used to make them.
 
 Reported per variant, with and without a refinement pool (the split's vectors, no labels): top-1,
 share tagged, precision of the topics given (bench/ag_news.py's report), and the LLM calls made.
@@ -69,12 +71,14 @@ STAND_INS = {
 }
 
 
-def dev_rows(path: Path, limit: int) -> list[dict]:
+def split_rows(path: Path, limit: int, part: str = "dev") -> list[dict]:
+    """The dev rows (0-1999) or the test rows (2000+) of the AG News file, the first ``limit`` of them."""
     if not path.exists():
         sys.exit(f"{path} not found: the AG News test file (7,600 rows of {{text, label}}) is needed here")
     with path.open() as f:
-        rows = [json.loads(line) for _, line in zip(range(DEV_ROWS), f, strict=False) if line.strip()]
-    return rows[: limit or DEV_ROWS]
+        rows = [json.loads(line) for line in f if line.strip()]
+    rows = rows[:DEV_ROWS] if part == "dev" else rows[DEV_ROWS:]
+    return rows[: limit or len(rows)]
 
 
 def stand_in(labels: list[Label], texts):
@@ -140,12 +144,13 @@ async def run(rows: list[dict], labels: list[Label], server: ChatServer) -> list
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", default=str(DEFAULT_DATA), help="ag_news_test.jsonl")
-    parser.add_argument("--limit", type=int, default=0, help="the first N dev rows (0: all 2,000)")
+    parser.add_argument("--limit", type=int, default=0, help="the first N rows of the part (0: all of it)")
+    parser.add_argument("--part", choices=("dev", "test"), default="dev", help="test: report only, never tune on it")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    rows = dev_rows(Path(args.path), args.limit)
+    rows = split_rows(Path(args.path), args.limit, args.part)
     labels = [Label.model_validate(t) for t in yaml.safe_load(TAXONOMY.read_text())["topics"]]
-    print(f"{len(rows)} AG News dev rows; load: {os.getloadavg()[0]:.1f}")
+    print(f"{len(rows)} AG News {args.part} rows; load: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as cache, ChatServer() as server:
         os.environ["TOPICSERVE_LABEL_EXPANSIONS_DIR"] = cache  # a fresh cache: every expansion is asked for
         get_settings.cache_clear()  # read at import already (topicserve.taxonomy)
