@@ -80,9 +80,9 @@ BASE_IMAGE = {"name": "python:3.11-slim-bookworm", "uncompressed_mb": 150, "sour
 APT_LAYER_MB = 5
 # CI, 2 cores, fresh machine (the last `bash .ci/run` on a fresh clone; no CI log is kept in this checkout).
 LAST_CI = {
-    "make_test_s": 1410,
-    "source": "CI of f41579f on a fresh clone (session 7; the machine ran ~1.8x slow: raw torch 246-350 texts/s "
-    "against 554; session 5's 7a6f9a8 took 753 s): e2e 1,379 s, lint + unit beside it 637 s",
+    "make_test_s": 1217,
+    "source": "CI of e5d8830 on a fresh clone (session 8, an AVX512 EPYC, raw torch 235-278 texts/s; the "
+    "`.ci/run` wall, install and apt included): e2e 1,145 s (366 passed), lint + unit beside it 718 s (788 passed)",
 }
 # The export's packages: in the slim image's builder stage, not in its final stage; and openvino
 # (~180 MB) with nncf, backends the slim image does not serve (it serves onnx-int8 only).
