@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 OPSET = 17
 FP32_NAME = "model-fp32.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+EXPORT_LOCK = ".export.lock"  # in the artifact directory: one export (or quantization) at a time
 
 
 # Only the weight MatMuls are quantized (per output channel, int8); the token-embedding Gather stays
@@ -134,7 +135,7 @@ def ensure_artifact(model_dir: Path, *, quantized: bool, reduce_range: bool, cac
     out.mkdir(parents=True, exist_ok=True)
     target = out / (int8_name(reduce_range) if quantized else FP32_NAME)
     exported = False
-    with FileLock(str(out / ".export.lock")):
+    with FileLock(str(out / EXPORT_LOCK)):
         # The target with its reference and meta is enough: the torch-free image ships no fp32 file.
         if all((out / name).exists() for name in (target.name, "reference.npy", "meta.json")):
             return target, False

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from topicserve.embedding.base import GATE_SENTENCES, Backend, BackendRejected, Features
-from topicserve.embedding.onnx import FP32_NAME, ensure_artifact
+from topicserve.embedding.onnx import EXPORT_LOCK, ensure_artifact
 from topicserve.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -106,17 +106,17 @@ def quantize_int8(fp32: Path, target: Path, tokenize) -> None:
         tmp.rmdir()
 
 
-def ensure_int8_artifact(model_dir: Path, tokenize, cache_dir=None) -> tuple[Path, bool]:
-    """The cached OpenVINO int8 model for this model's files, quantized now if missing; and whether it was."""
+def ensure_int8_artifact(fp32: Path, tokenize) -> tuple[Path, bool]:
+    """The cached OpenVINO int8 model beside the fp32 export ``fp32`` (which ensure_artifact made
+    sure of), quantized now if missing; and whether it was."""
     from filelock import FileLock
 
-    fp32, exported = ensure_artifact(model_dir, quantized=False, reduce_range=False, cache_dir=cache_dir)
     target = fp32.parent / OV_INT8_NAME
-    # The export's lock again (ensure_artifact has released it): replicas starting together quantize once.
-    with FileLock(str(fp32.parent / ".export.lock")):
+    # The export's lock (ensure_artifact has released it): replicas starting together quantize once.
+    with FileLock(str(fp32.parent / EXPORT_LOCK)):
         if target.exists() and target.with_suffix(".bin").exists():
-            return target, exported
-        quantize_int8(fp32.parent / FP32_NAME, target, tokenize)
+            return target, False
+        quantize_int8(fp32, target, tokenize)
     return target, True
 
 
@@ -175,7 +175,7 @@ class OpenVinoBackend(Backend):
             self.pad_to_multiple_of = None
         self.path = fp32
         if quantized:
-            self.path, quantized_now = ensure_int8_artifact(model_dir, self.tokenize, cache_dir)
+            self.path, quantized_now = ensure_int8_artifact(fp32, self.tokenize)
             self.exported = self.exported or quantized_now
         settings = get_settings()
         requested = precision or settings.openvino_precision
