@@ -1,7 +1,9 @@
 """`python -m topicserve backfill` on the tests' Ray: Ray Data reads a directory of JSONL and Parquet,
-embeds on an actor pool, and commits through the deployed app's State; a second run resumes (skips
-stored ids). And the model upgrade: a second embedding model on the same table is refused naming
-both models; on a new table it serves, and `backfill --from-store` re-embeds the old table into it."""
+embeds on an actor pool, and commits through the deployed app's State; a run resumes (skips stored
+ids). And the model upgrade: a second embedding model on the same table is refused naming both
+models; on a new table it serves (empty: /search and /trends answer 200 with nothing), and
+`backfill --from-store` re-embeds the old table into it. (The same-dimension case, another model of
+384 dimensions, is refused by the same guard: tests/unit/api/test_api_inprocess.py.)"""
 
 from __future__ import annotations
 
@@ -97,10 +99,11 @@ def small_model(tmp_path_factory):
 def test_backfill_commits_through_the_service_and_resumes(deployed, tmp_path):
     local_ray, _ = deployed
     jsonl, parquet = docs("j", 24), docs("p", 8)
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in jsonl[:12]))
-    first = backfill(local_ray, str(tmp_path / "a.jsonl"))  # half the JSONL: an interrupted run
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "backfill: 12 documents committed" in first.stdout
+    # An interrupted load: the first half of the JSONL is stored already. (Stored over HTTP, not by
+    # a first backfill run: what a run skips is whatever the store holds, and each run is ~30-45 s
+    # of Ray Data start-up on the tests' 2 cores, where these 12 documents take a second.)
+    first = requests.post(f"{BASE}/documents", json={"documents": jsonl[:12]}, timeout=120)
+    assert first.status_code == 200, first.text
 
     # The whole JSONL file beside a Parquet file, in one directory: resumes after the first 12.
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in jsonl))
@@ -115,11 +118,12 @@ def test_backfill_commits_through_the_service_and_resumes(deployed, tmp_path):
     from_parquet = requests.get(f"{BASE}/documents/{parquet[3]['id']}", timeout=REQUEST_TIMEOUT_S).json()
     assert from_parquet["text"] == parquet[3]["text"] and from_parquet["metadata"] == {"n": 3}
 
-    got = requests.get(f"{BASE}/documents/{jsonl[5]['id']}", timeout=REQUEST_TIMEOUT_S).json()
-    assert got["text"] == jsonl[5]["text"] and got["metadata"] == {"n": 5} and got["timestamp"].startswith("2026-03-01")
+    got = requests.get(f"{BASE}/documents/{jsonl[17]['id']}", timeout=REQUEST_TIMEOUT_S).json()  # backfilled
+    assert got["text"] == jsonl[17]["text"] and got["metadata"] == {"n": 17}
+    assert got["timestamp"].startswith("2026-03-01")
     # The same topics the service gives the same text over HTTP.
     http = requests.post(
-        f"{BASE}/documents", json={"documents": [{"id": f"bf-{RUN}-http", "text": jsonl[5]["text"]}]}, timeout=120
+        f"{BASE}/documents", json={"documents": [{"id": f"bf-{RUN}-http", "text": jsonl[17]["text"]}]}, timeout=120
     ).json()
     assert [t["label"] for t in got["topics"]] == [t["label"] for t in http["documents"][0]["topics"]]
     # And the backfilled documents are searchable like any other.
@@ -201,6 +205,12 @@ def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(
         local_ray.deploy(_with_small_app(base, model, TOPICSERVE_STORE_TABLE="documents_small"))
         _wait_for(local_ray, SMALL, "RUNNING", lambda: _readyz("/small").get("status") == "ready")
         assert _readyz("/small")["state"]["table"] == "documents_small"
+        # An empty store answers /search (every mode) and /trends with 200 and nothing in them.
+        for mode in ("vector", "keyword", "hybrid"):
+            resp = requests.post(f"{BASE}/small/search", json={"query": "anything at all", "mode": mode}, timeout=60)
+            assert resp.status_code == 200 and resp.json()["results"] == [], resp.text
+        resp = requests.get(f"{BASE}/small/trends", timeout=60)
+        assert resp.status_code == 200 and resp.json()["trending"] == [] and resp.json()["topics"] == [], resp.text
         out = backfill(local_ray, "--from-store", "documents", "--storage-uri", str(storage), "--app", SMALL)
         assert out.returncode == 0, out.stdout + out.stderr
         assert f"{DEFAULT_MODEL} (384-dim" in out.stdout and f"small-model ({DIM}-dim" in out.stdout

@@ -1,8 +1,8 @@
 """Acknowledged means durable: a client streams batches of unique ids while a replica is SIGKILLed.
 
 After recovery no acknowledged document is missing, and every failed batch got a JSON error (no
-hang past the 60 s request timeout). Runs on a fresh store, which also shows that an empty store
-answers /search and /trends with 200 and empty results.
+hang past the 60 s request timeout). Runs on the modules' shared deployment and store (ids of this
+run only); an empty store's answers are tested at the model upgrade (tests/e2e/test_backfill.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import os
 import signal
 import threading
 import time
+import uuid
 
 import pytest
 import requests
 
-from tests.e2e.conftest import APP, BASE, deploy_app
+from tests.e2e.conftest import APP, BASE
 from tests.e2e.raycluster import POLL_S
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +27,13 @@ PER_BATCH = 4
 KILL_AFTER = 6  # batches acknowledged before the kill
 
 
+RUN = uuid.uuid4().hex[:8]  # the store holds other modules' documents
+
+
 @pytest.fixture(scope="module")
-def fresh(local_ray, app_zip, tmp_path_factory):
-    """The app on a store of its own, empty at first."""
-    deploy_app(local_ray, app_zip, tmp_path_factory.mktemp("durable-store"))
+def fresh(deployed):
+    """The shared deployment (a deploy of a store of its own cost ~45 s of model loading)."""
+    local_ray, _ = deployed
     with requests.Session() as session:
         yield local_ray, session
 
@@ -78,26 +82,17 @@ def stored_ids(session, prefix: str) -> set[str]:
             return found
 
 
-def test_empty_store_search_and_trends_answer_200(fresh):
-    _, session = fresh
-    for mode in ("vector", "keyword", "hybrid"):
-        resp = session.post(f"{BASE}/search", json={"query": "anything at all", "mode": mode}, timeout=60)
-        assert resp.status_code == 200 and resp.json()["results"] == [], resp.text
-    resp = session.get(f"{BASE}/trends", timeout=60)
-    assert resp.status_code == 200 and resp.json()["trending"] == [] and resp.json()["topics"] == []
-
-
 @pytest.mark.parametrize("deployment", ["State", "Embedder"])
 def test_no_acknowledged_document_is_lost_when_a_replica_is_killed(fresh, deployment):
     ray, session = fresh
     old_pid = ray.replica_pid(APP, deployment)
     killed = threading.Event()
-    acked, failed = stream(session, deployment.lower(), killed, lambda: os.kill(old_pid, signal.SIGKILL))
+    acked, failed = stream(session, f"{deployment.lower()}-{RUN}", killed, lambda: os.kill(old_pid, signal.SIGKILL))
     assert killed.is_set() and len(acked) >= KILL_AFTER * PER_BATCH
     for f in failed:  # a JSON error, never a hang or an HTML page
         assert f["status"] is not None, f"batch {f['batch']} got no answer within 60 s: {f['body']}"
         assert "error" in json.loads(f["body"]), f
     wait_ready(session)
-    missing = set(acked) - stored_ids(session, deployment.lower())
+    missing = set(acked) - stored_ids(session, f"{deployment.lower()}-{RUN}")
     assert not missing, f"{len(missing)} acknowledged documents lost after killing {deployment}: {sorted(missing)[:5]}"
     assert ray.replica_pid(APP, deployment) != old_pid
