@@ -38,8 +38,9 @@ NO_INGRESS_COPY = {"TOPICSERVE_INGRESS_EMBED_MAX_TEXTS": "0"}
 
 # The order the modules run in (pytest's is alphabetical): those on the default deployment first,
 # back to back, so that it is deployed once (test_metrics first: its counters start from zero), then
-# those that deploy another config or restart Ray, the two that stop the head last (test_ray_etiquette
-# leaves it stopped; test_pinned_deploy starts it with its own environment). A module not listed
+# those that deploy another config or restart Ray: test_pinned_deploy restarts the head with its own
+# environment (the suite's full Ray restart: the default app acknowledges documents just before it),
+# test_make_run deploys `make run`'s app on that head, test_ray_etiquette stops it. A module not listed
 # runs after these (``deployed`` deploys again where needed).
 MODULE_ORDER = [
     "test_metrics",
@@ -53,9 +54,9 @@ MODULE_ORDER = [
     "test_bad_inputs",
     "test_overload",
     "test_durability",
+    "test_pinned_deploy",
     "test_make_run",
     "test_ray_etiquette",
-    "test_pinned_deploy",
 ]
 
 

@@ -36,8 +36,8 @@ def test_preflight_checks_custom_resources_against_the_running_cluster(local_ray
 
 
 def test_stopping_the_tests_ray_leaves_another_ray_running(local_ray, bystander):
-    """Last in the module (and test_pinned_deploy, the next module, restarts the head with its own
-    environment): the tests' Ray stays stopped; ``deploy_app`` starts it again where needed."""
+    """Last in the module, and the module last in the run: the tests' Ray stays stopped;
+    ``deploy_app`` starts it again where needed."""
     assert dashboard_up(local_ray.dashboard) and dashboard_up(bystander.dashboard)
     local_ray.stop()
     assert not dashboard_up(local_ray.dashboard), "the tests' Ray did not stop"
