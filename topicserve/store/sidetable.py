@@ -12,7 +12,6 @@ import logging
 import threading
 from datetime import timedelta
 
-import lancedb
 import pyarrow as pa
 
 from topicserve.errors import StoreUnavailable, TopicServeError
@@ -26,6 +25,10 @@ READ_FAILED = "the store could not be read just now. Retry shortly."
 
 def open_db(uri: str, settings: Settings | None = None):
     """The LanceDB database under ``uri``, connected as DocumentStore connects (same options)."""
+    # Imported here, as topicserve.store does: lancedb is ~1.5 s of CPU to import, and the Ingress (which
+    # imports this module through topicserve.feedback for its types) never opens a table itself.
+    import lancedb
+
     settings = settings or get_settings()
     connect.check_scheme(uri)
     interval = settings.read_consistency_s
