@@ -160,21 +160,27 @@ def _readyz(prefix: str = "") -> dict:
         return {}
 
 
-def _with_small_app(config: dict, model: str, **env: str) -> dict:
+def _with_small_app(config: dict, model: str, table: str | None = None) -> dict:
     """The tests' config plus a second application, SMALL at /small: the small model on the same
-    storage, each deployment at 0.01 CPU (the first app holds the test cluster's CPUs)."""
+    storage, each deployment at 0.01 CPU (the first app holds the test cluster's CPUs).
+
+    ``table``: TOPICSERVE_STORE_TABLE for the deployments it concerns, State (which opens the table)
+    and Ingress (whose start checks the Embedder's space against it), in their own env vars. Serve
+    adds those to the app's, and a change there restarts those two alone; docs/store.md sets it on
+    the app, which is the same setting but restarts the Embedder and Topics replicas too (~15 s more
+    here, the Embedder's model load last)."""
     import copy
 
     small = copy.deepcopy(config["applications"][0])
     small.update(name=SMALL, route_prefix="/small")
     # No model copy in its Ingress (its queries go to its Embedder): nothing here looks at where a
     # query is embedded, and the copy's background load competes with the deploy for the CPUs.
-    small["runtime_env"]["env_vars"].update(
-        TOPICSERVE_EMBEDDING_MODEL=model, TOPICSERVE_INGRESS_EMBED_MAX_TEXTS="0", **env
-    )
+    small["runtime_env"]["env_vars"].update(TOPICSERVE_EMBEDDING_MODEL=model, TOPICSERVE_INGRESS_EMBED_MAX_TEXTS="0")
     for deployment in small["deployments"]:
         deployment.pop("autoscaling_config", None)
         deployment.update(num_replicas=1, ray_actor_options={"num_cpus": 0.01, "num_gpus": 0})
+        if table and deployment["name"] in ("State", "Ingress"):
+            deployment["ray_actor_options"]["runtime_env"] = {"env_vars": {"TOPICSERVE_STORE_TABLE": table}}
     return {**config, "applications": [config["applications"][0], small]}
 
 
@@ -202,7 +208,7 @@ def test_a_second_model_is_refused_on_the_old_table_and_upgrades_into_a_new_one(
         assert _readyz()["embedder"]["dim"] == 384  # the first application still serves
 
         # A new table for the new model: it serves, and backfill re-embeds the old table into it.
-        local_ray.deploy(_with_small_app(base, model, TOPICSERVE_STORE_TABLE="documents_small"))
+        local_ray.deploy(_with_small_app(base, model, table="documents_small"))
         _wait_for(local_ray, SMALL, "RUNNING", lambda: _readyz("/small").get("status") == "ready")
         assert _readyz("/small")["state"]["table"] == "documents_small"
         # An empty store answers /search (every mode) and /trends with 200 and nothing in them.
