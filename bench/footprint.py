@@ -80,10 +80,10 @@ BASE_IMAGE = {"name": "python:3.11-slim-bookworm", "uncompressed_mb": 150, "sour
 APT_LAYER_MB = 5
 # CI, 2 cores, fresh machine (the last `bash .ci/run` on a fresh clone; no CI log is kept in this checkout).
 LAST_CI = {
-    "make_test_s": 886,
-    "source": "the last of session 10's three `bash .ci/run`s on fresh clones of its code (this 2-core machine, "
-    "nothing else running; install, the moto venv and apt's chromium included): 626 s, 689 s (caches emptied), "
-    "886 s (every part ~30 % slower alike, raw torch not; docs/performance.md, Sessions 9-10); session 9's code 832 s",
+    "make_test_s": 609,
+    "source": "session 11's `bash .ci/run` on a fresh clone of 6a6e184 (this 2-core machine, nothing else running; "
+    "install, the moto venv and apt's chromium included; e2e 418 s, lint + unit 589 s), bytecode cached in the venv; "
+    "session 10's code: 626-886 s here, 780 s in stop 22's CI (docs/performance.md, Session 11)",
 }
 # The export's packages: in the slim image's builder stage, not in its final stage; and openvino
 # (~180 MB) with nncf, backends the slim image does not serve (it serves onnx-int8 only).
